@@ -1,0 +1,71 @@
+# zstc: every target installs what it needs first; a second run reinstalls nothing unless the
+# requirement files changed.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+PYTHON_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+# The pinned Node.js and CDK CLI from package.json come first, so jsii and cdk never run on the
+# machine's end-of-life Node 20.
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+CDK := $(CURDIR)/node_modules/.bin/cdk
+LINTED := app.py stacks lambda inference_code zstc tests benchmarks scripts
+MODEL ?=
+
+.PHONY: help install lint test synth deploy destroy demo bench clean
+
+help:
+	@echo "make demo     classify sample texts offline on the bundled model (no AWS account)"
+	@echo "make test     install everything, lint, and run the whole test suite"
+	@echo "make synth    write every stack's CloudFormation template to cdk.out (no credentials)"
+	@echo "make deploy   cdk deploy --all into the account of your AWS credentials"
+	@echo "make destroy  cdk destroy --all"
+	@echo "make bench    inference benchmark: stock pipeline vs zstc, pairs per second"
+	@echo "make lint     ruff check, ruff format --check and mypy"
+
+$(PYTHON_STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	@echo "==> Installing Python dependencies into $(VENV)"
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip==25.3
+	$(PYTHON) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	$(PYTHON) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	@echo "==> Installing Node.js 22 and the AWS CDK CLI into node_modules"
+	npm ci --no-audit --no-fund
+	touch $@
+
+install: $(PYTHON_STAMP) $(NODE_STAMP)
+
+lint: install
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy app.py stacks inference_code zstc lambda benchmarks scripts
+
+test: lint
+	$(VENV)/bin/pytest
+
+synth: install
+	$(CDK) synth --all --quiet
+
+deploy: install
+	$(CDK) deploy --all
+
+destroy: install
+	$(CDK) destroy --all
+
+demo: install
+	$(PYTHON) -m zstc.demo $(if $(MODEL),--model $(MODEL))
+
+bench: install
+	$(PYTHON) benchmarks/inference_benchmark.py
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out build

@@ -1,0 +1,1 @@
+"""The zstc CDK stacks and the configuration that shapes them."""

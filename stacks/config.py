@@ -1,0 +1,295 @@
+"""The one typed, validated configuration object of the zstc app.
+
+Configuration comes from `cdk.json` context and `-c key=value` overrides. Values from the
+command line always arrive as strings, values from `cdk.json` as JSON types, so every field is
+parsed from either. Each error names the key, the bad value and what is allowed. A key that is
+not known is an error too, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+# Keys that contain ':' or start with '@' belong to the CDK itself (feature flags such as
+# "@aws-cdk/core:..." or "aws:cdk:version-reporting") and are not ours to validate.
+_CDK_OWNED_KEY = re.compile(r"^@|:")
+
+# SageMaker instance type names, e.g. ml.g4dn.xlarge or ml.c7i.2xlarge.
+_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[0-9]*x?large$|^ml\.[a-z0-9-]+\.(medium|small)$")
+_VPC_ID = re.compile(r"^vpc-[0-9a-f]{8}([0-9a-f]{9})?$")
+_KMS_KEY_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_STACK_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}$")
+# Hugging Face repository ids: "name" or "org/name".
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+_REVISION = re.compile(r"^[A-Za-z0-9._/-]{1,100}$")
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
+
+# SageMaker rejects a transform job whose MaxConcurrentTransforms x MaxPayloadInMB exceeds 100.
+MAX_TRANSFORM_PAYLOAD_PRODUCT = 100
+
+
+class ConfigError(ValueError):
+    """A configuration value that zstc cannot deploy."""
+
+
+WeightsSource = Literal["hub", "package"]
+VpcMode = Literal["none", "create", "existing"]
+RemovalPolicyName = Literal["destroy", "retain"]
+BatchStrategy = Literal["MultiRecord", "SingleRecord"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ZstcConfig:
+    """Everything a user can choose about a zstc deployment. Built once, in app.py."""
+
+    stack_prefix: str = "Zstc"
+    # The model: any NLI model (or a sentence-transformers bi-encoder) on the Hugging Face hub.
+    model_id: str = "facebook/bart-large-mnli"
+    model_revision: str = "main"
+    # "hub": the container downloads the model at start-up (needs internet egress).
+    # "package": synth downloads the snapshot into model.tar.gz (needs the hub at synth time).
+    # A directory path: its files are packaged into model.tar.gz as they are.
+    model_weights: str = "hub"
+    max_candidate_labels: int = 50
+
+    endpoint_enabled: bool = True
+    endpoint_instance_type: str = "ml.g4dn.xlarge"
+    endpoint_instance_count: int = 1
+    autoscaling_min_capacity: int = 1
+    autoscaling_max_capacity: int = 2
+    autoscaling_invocations_per_instance: int = 600
+
+    batch_instance_type: str = "ml.g4dn.xlarge"
+    batch_instance_count: int = 1
+    batch_max_payload_mb: int = 6
+    batch_max_concurrent_transforms: int = 1
+    batch_strategy: BatchStrategy = "MultiRecord"
+
+    vpc: str = "none"
+    kms_key: str = "create"
+    removal_policy: RemovalPolicyName = "destroy"
+    notification_email: str = ""
+    log_retention_days: int = 30
+
+    @property
+    def weights_source(self) -> WeightsSource:
+        """Whether the model weights come from the hub at start-up or travel in model.tar.gz."""
+        return "hub" if self.model_weights == "hub" else "package"
+
+    @property
+    def weights_packaged(self) -> bool:
+        return self.weights_source == "package"
+
+    @property
+    def model_weights_dir(self) -> Path | None:
+        """The local directory whose files are packaged as the model, when one was given."""
+        if self.model_weights in ("hub", "package"):
+            return None
+        return Path(self.model_weights).expanduser().resolve()
+
+    @property
+    def vpc_mode(self) -> VpcMode:
+        if self.vpc in ("none", "create"):
+            return self.vpc  # type: ignore[return-value]
+        return "existing"
+
+    @property
+    def existing_vpc_id(self) -> str | None:
+        return self.vpc if self.vpc_mode == "existing" else None
+
+    @property
+    def existing_kms_key_arn(self) -> str | None:
+        return None if self.kms_key == "create" else self.kms_key
+
+    @property
+    def retain_data(self) -> bool:
+        return self.removal_policy == "retain"
+
+
+def _as_str(key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    return value.strip()
+
+
+def _as_int(key: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        return int(value)
+    raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+
+
+def _as_bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ConfigError(f"{key}: expected true or false, got {value!r}")
+
+
+def _matching(pattern: re.Pattern[str], allowed: str) -> Callable[[str, Any], str]:
+    def parse(key: str, value: Any) -> str:
+        text = _as_str(key, value)
+        if not pattern.fullmatch(text):
+            raise ConfigError(f"{key}: {text!r} is not valid; expected {allowed}")
+        return text
+
+    return parse
+
+
+def _one_of(*allowed: str) -> Callable[[str, Any], str]:
+    def parse(key: str, value: Any) -> str:
+        text = _as_str(key, value)
+        if text not in allowed:
+            choices = ", ".join(repr(a) for a in allowed)
+            raise ConfigError(f"{key}: {text!r} is not allowed; expected one of {choices}")
+        return text
+
+    return parse
+
+
+def _int_between(low: int, high: int) -> Callable[[str, Any], int]:
+    def parse(key: str, value: Any) -> int:
+        number = _as_int(key, value)
+        if not low <= number <= high:
+            raise ConfigError(f"{key}: {number} is out of range; expected {low} to {high}")
+        return number
+
+    return parse
+
+
+def _model_weights(key: str, value: Any) -> str:
+    text = _as_str(key, value)
+    if text in ("hub", "package"):
+        return text
+    if not Path(text).expanduser().is_dir():
+        raise ConfigError(
+            f"{key}: {text!r} is not allowed; expected 'hub', 'package' or an existing "
+            "directory holding the model files"
+        )
+    return text
+
+
+def _vpc(key: str, value: Any) -> str:
+    text = _as_str(key, value)
+    if text in ("none", "create") or _VPC_ID.fullmatch(text):
+        return text
+    raise ConfigError(
+        f"{key}: {text!r} is not allowed; expected 'none', 'create' or an existing VPC id "
+        "such as vpc-0123456789abcdef0"
+    )
+
+
+def _kms_key(key: str, value: Any) -> str:
+    text = _as_str(key, value)
+    if text == "create" or _KMS_KEY_ARN.fullmatch(text):
+        return text
+    raise ConfigError(
+        f"{key}: {text!r} is not allowed; expected 'create' or a KMS key ARN such as "
+        "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    )
+
+
+def _email(key: str, value: Any) -> str:
+    text = _as_str(key, value)
+    if text and not _EMAIL.fullmatch(text):
+        raise ConfigError(f"{key}: {text!r} is not an email address; leave it empty for none")
+    return text
+
+
+def _retention(key: str, value: Any) -> int:
+    days = _as_int(key, value)
+    if days not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(str(d) for d in LOG_RETENTION_DAYS)
+        raise ConfigError(f"{key}: {days} is not allowed; expected one of {allowed}")
+    return days
+
+
+_INSTANCE_TYPE_PARSER = _matching(_INSTANCE_TYPE, "a SageMaker instance type such as ml.g4dn.xlarge")
+
+_PARSERS: dict[str, Callable[[str, Any], Any]] = {
+    "stack_prefix": _matching(_STACK_PREFIX, "a letter then up to 31 letters, digits or '-'"),
+    "model_id": _matching(_MODEL_ID, "a Hugging Face model id such as facebook/bart-large-mnli"),
+    "model_revision": _matching(_REVISION, "a branch, tag or commit hash of the model repository"),
+    "model_weights": _model_weights,
+    "max_candidate_labels": _int_between(1, 1000),
+    "endpoint_enabled": _as_bool,
+    "endpoint_instance_type": _INSTANCE_TYPE_PARSER,
+    "endpoint_instance_count": _int_between(1, 100),
+    "autoscaling_min_capacity": _int_between(1, 100),
+    "autoscaling_max_capacity": _int_between(1, 100),
+    "autoscaling_invocations_per_instance": _int_between(1, 100_000),
+    "batch_instance_type": _INSTANCE_TYPE_PARSER,
+    "batch_instance_count": _int_between(1, 100),
+    "batch_max_payload_mb": _int_between(1, 100),
+    "batch_max_concurrent_transforms": _int_between(1, 100),
+    "batch_strategy": _one_of("MultiRecord", "SingleRecord"),
+    "vpc": _vpc,
+    "kms_key": _kms_key,
+    "removal_policy": _one_of("destroy", "retain"),
+    "notification_email": _email,
+    "log_retention_days": _retention,
+}
+
+CONFIG_KEYS = tuple(f.name for f in fields(ZstcConfig))
+assert set(_PARSERS) == set(CONFIG_KEYS), "every config field needs a parser"
+
+
+def _check_combinations(config: ZstcConfig) -> None:
+    if config.autoscaling_min_capacity > config.autoscaling_max_capacity:
+        raise ConfigError(
+            f"autoscaling_min_capacity: {config.autoscaling_min_capacity} is larger than "
+            f"autoscaling_max_capacity ({config.autoscaling_max_capacity})"
+        )
+    if not (
+        config.autoscaling_min_capacity
+        <= config.endpoint_instance_count
+        <= config.autoscaling_max_capacity
+    ):
+        raise ConfigError(
+            f"endpoint_instance_count: {config.endpoint_instance_count} is outside the "
+            f"autoscaling range {config.autoscaling_min_capacity} to "
+            f"{config.autoscaling_max_capacity}"
+        )
+    product = config.batch_max_payload_mb * config.batch_max_concurrent_transforms
+    if product > MAX_TRANSFORM_PAYLOAD_PRODUCT:
+        raise ConfigError(
+            f"batch_max_payload_mb x batch_max_concurrent_transforms: "
+            f"{config.batch_max_payload_mb} x {config.batch_max_concurrent_transforms} = "
+            f"{product}; SageMaker allows at most {MAX_TRANSFORM_PAYLOAD_PRODUCT}"
+        )
+    if config.vpc_mode != "none" and not config.weights_packaged:
+        raise ConfigError(
+            f"model_weights: 'hub' is not allowed with vpc={config.vpc!r}; a model in a VPC has "
+            "no internet, so its weights must be packaged: set model_weights to 'package' or to "
+            "a local model directory"
+        )
+
+
+def load_config(context: Mapping[str, Any]) -> ZstcConfig:
+    """Builds the config from CDK context (cdk.json plus -c overrides).
+
+    Raises ConfigError on an unknown key, a bad value or a bad combination of values.
+    """
+    values: dict[str, Any] = {}
+    for key, raw in context.items():
+        if _CDK_OWNED_KEY.search(key):
+            continue
+        parser = _PARSERS.get(key)
+        if parser is None:
+            known = ", ".join(sorted(CONFIG_KEYS))
+            raise ConfigError(f"{key}: unknown configuration key; known keys are: {known}")
+        values[key] = parser(key, raw)
+    config = ZstcConfig(**values)
+    _check_combinations(config)
+    return config
