@@ -17,6 +17,8 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 CDK := $(CURDIR)/node_modules/.bin/cdk
 LINTED := app.py stacks lambda inference_code zstc tests benchmarks scripts
 MODEL ?=
+# Extra CDK CLI arguments, e.g. CDK_ARGS="-c vpc=create -c model_weights=package".
+CDK_ARGS ?=
 
 .PHONY: help install lint test synth deploy destroy demo bench clean
 
@@ -47,19 +49,19 @@ install: $(PYTHON_STAMP) $(NODE_STAMP)
 lint: install
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
-	$(VENV)/bin/mypy app.py stacks inference_code zstc lambda benchmarks scripts
+	$(VENV)/bin/mypy app.py stacks inference_code zstc benchmarks scripts && MYPYPATH=lambda/transform_trigger $(VENV)/bin/mypy lambda/transform_trigger
 
 test: lint
 	$(VENV)/bin/pytest
 
 synth: install
-	$(CDK) synth --all --quiet
+	$(CDK) synth --all --quiet $(CDK_ARGS)
 
 deploy: install
-	$(CDK) deploy --all
+	$(CDK) deploy --all $(CDK_ARGS)
 
 destroy: install
-	$(CDK) destroy --all
+	$(CDK) destroy --all $(CDK_ARGS)
 
 demo: install
 	$(PYTHON) -m zstc.demo $(if $(MODEL),--model $(MODEL))

@@ -58,7 +58,13 @@ def build_stacks(app: cdk.App, config: ZstcConfig) -> ZstcStacks:
 
     data = DataStack(app, f"{prefix}-Data", config=config, env=env)
     network = (
-        NetworkStack(app, f"{prefix}-Network", config=config, env=env)
+        NetworkStack(
+            app,
+            f"{prefix}-Network",
+            config=config,
+            log_encryption_key=data.log_encryption_key,
+            env=env,
+        )
         if config.vpc_mode != "none"
         else None
     )
@@ -86,5 +92,5 @@ def build_stacks(app: cdk.App, config: ZstcConfig) -> ZstcStacks:
     )
     # cdk-nag 3: the AwsSolutions pack runs on every synth and fails it on any finding that is
     # neither fixed nor acknowledged with a reason.
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))  # type: ignore[attr-defined]
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return ZstcStacks(data=data, network=network, endpoint=endpoint, batch=batch)

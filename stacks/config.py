@@ -215,7 +215,9 @@ def _retention(key: str, value: Any) -> int:
     return days
 
 
-_INSTANCE_TYPE_PARSER = _matching(_INSTANCE_TYPE, "a SageMaker instance type such as ml.g4dn.xlarge")
+_INSTANCE_TYPE_PARSER = _matching(
+    _INSTANCE_TYPE, "a SageMaker instance type such as ml.g4dn.xlarge"
+)
 
 _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "stack_prefix": _matching(_STACK_PREFIX, "a letter then up to 31 letters, digits or '-'"),

@@ -68,7 +68,9 @@ def test_derived_properties() -> None:
     assert config.existing_kms_key_arn is None
 
     arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    config = load_config({"vpc": "vpc-0123456789abcdef0", "model_weights": "package", "kms_key": arn})
+    config = load_config(
+        {"vpc": "vpc-0123456789abcdef0", "model_weights": "package", "kms_key": arn}
+    )
     assert (config.vpc_mode, config.existing_vpc_id) == ("existing", "vpc-0123456789abcdef0")
     assert config.weights_packaged and config.model_weights_dir is None
     assert config.existing_kms_key_arn == arn
@@ -88,7 +90,10 @@ def test_model_weights_directory(tmp_path: Path) -> None:
         ({"model_id": "not a model"}, "model_id: 'not a model' is not valid"),
         ({"model_revision": "bad revision!"}, "model_revision: 'bad revision!' is not valid"),
         ({"model_weights": "/no/such/dir"}, "model_weights: '/no/such/dir' is not allowed"),
-        ({"max_candidate_labels": 0}, "max_candidate_labels: 0 is out of range; expected 1 to 1000"),
+        (
+            {"max_candidate_labels": 0},
+            "max_candidate_labels: 0 is out of range; expected 1 to 1000",
+        ),
         ({"endpoint_enabled": "yes"}, "endpoint_enabled: expected true or false, got 'yes'"),
         ({"endpoint_enabled": 1}, "endpoint_enabled: expected true or false, got 1"),
         ({"endpoint_instance_type": "g4dn.xlarge"}, "endpoint_instance_type: 'g4dn.xlarge'"),

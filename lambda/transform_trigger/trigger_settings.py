@@ -1,0 +1,72 @@
+"""Reads the trigger's settings from the environment the batch stack gives the Lambda."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from object_routing import DataLayout
+from transform_request import TransformSettings
+from trigger import TriggerSettings
+
+BATCH_STRATEGIES = ("MultiRecord", "SingleRecord")
+
+
+class SettingsError(ValueError):
+    """An environment variable the batch stack sets is missing or wrong."""
+
+
+def _text(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name, "").strip()
+    if not value:
+        raise SettingsError(f"{name}: missing or empty; the batch stack sets it")
+    return value
+
+
+def _count(environ: Mapping[str, str], name: str) -> int:
+    value = _text(environ, name)
+    if not value.isdigit() or int(value) < 1:
+        raise SettingsError(f"{name}: {value!r} is not allowed; expected a whole number >= 1")
+    return int(value)
+
+
+def _prefix(environ: Mapping[str, str], name: str) -> str:
+    value = _text(environ, name)
+    if not value.endswith("/") or value.startswith("/"):
+        raise SettingsError(f"{name}: {value!r} is not allowed; expected a folder such as 'input/'")
+    return value
+
+
+def load_settings(environ: Mapping[str, str]) -> TriggerSettings:
+    strategy = _text(environ, "BATCH_STRATEGY")
+    if strategy not in BATCH_STRATEGIES:
+        raise SettingsError(
+            f"BATCH_STRATEGY: {strategy!r} is not allowed; expected one of {BATCH_STRATEGIES}"
+        )
+    kms_key_arn = _text(environ, "KMS_KEY_ARN")
+    # "true" where the instance type has EBS volumes SageMaker lets us encrypt with our key;
+    # decided at synth time by stacks/instance_storage.py.
+    encrypt_volume = _text(environ, "VOLUME_KMS_KEY_ENABLED")
+    if encrypt_volume not in ("true", "false"):
+        raise SettingsError(
+            f"VOLUME_KMS_KEY_ENABLED: {encrypt_volume!r} is not allowed; expected true or false"
+        )
+    return TriggerSettings(
+        job_name_prefix=_text(environ, "JOB_NAME_PREFIX"),
+        layout=DataLayout(
+            input_prefix=_prefix(environ, "INPUT_PREFIX"),
+            datasets_prefix=_prefix(environ, "DATASETS_PREFIX"),
+            output_prefix=_prefix(environ, "OUTPUT_PREFIX"),
+            manifests_prefix=_prefix(environ, "MANIFESTS_PREFIX"),
+        ),
+        transform=TransformSettings(
+            model_name=_text(environ, "MODEL_NAME"),
+            instance_type=_text(environ, "INSTANCE_TYPE"),
+            dataset_instance_count=_count(environ, "DATASET_INSTANCE_COUNT"),
+            max_payload_mb=_count(environ, "MAX_PAYLOAD_MB"),
+            max_concurrent_transforms=_count(environ, "MAX_CONCURRENT_TRANSFORMS"),
+            batch_strategy=strategy,
+            invocations_timeout_seconds=_count(environ, "INVOCATIONS_TIMEOUT_SECONDS"),
+            output_kms_key_id=kms_key_arn,
+            volume_kms_key_id=kms_key_arn if encrypt_volume == "true" else None,
+        ),
+    )

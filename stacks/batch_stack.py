@@ -1,0 +1,479 @@
+"""The batch stack: S3 uploads -> SQS -> trigger Lambda -> SageMaker batch transform -> SNS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.config import ZstcConfig
+from stacks.data_layout import DATASETS_PREFIX, INPUT_PREFIX, MANIFESTS_PREFIX, OUTPUT_PREFIX
+from stacks.data_stack import DataStack
+from stacks.instance_storage import supports_volume_kms_key
+from stacks.log_retention import retention
+from stacks.nag import acknowledge
+from stacks.network_stack import NetworkStack
+from stacks.serving_model import MODEL_SERVER_TIMEOUT_SECONDS, ServingModel
+
+TRIGGER_ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "transform_trigger"
+INPUT_SUFFIX = ".jsonl"
+DATASET_MARKER_SUFFIX = "/_SUCCESS"
+
+TRIGGER_TIMEOUT = cdk.Duration.seconds(60)
+# AWS asks for at least 6x the function timeout, so a batch still being processed is never
+# handed to a second invocation.
+QUEUE_VISIBILITY_TIMEOUT = cdk.Duration.seconds(6 * 60)
+# Throttling and instance quotas clear with time: 24 receives x 6 minutes is about 2.4 hours of
+# retries before a message lands in the DLQ (and the alarm fires).
+MAX_RECEIVE_COUNT = 24
+DLQ_RETENTION = cdk.Duration.days(14)
+# Few concurrent triggers are plenty (each starts up to 10 jobs in seconds), and a small bound
+# keeps a burst of uploads from hammering the SageMaker API.
+TRIGGER_CONCURRENCY = 2
+SQS_BATCH_SIZE = 10
+TERMINAL_JOB_STATES = ["Completed", "Failed", "Stopped"]
+# The CDK's singleton that writes the bucket's notification configuration.
+NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
+
+
+@jsii.implements(s3.IBucketNotificationDestination)
+class EncryptedQueueDestination:
+    """S3 notifications to a queue encrypted with the data stack's key.
+
+    The CDK's SqsDestination grants S3 the key with an aws:SourceArn condition naming the
+    bucket. The key policy would then refer to the bucket, whose encryption refers to the key:
+    a circular dependency inside the data stack. Here the key statement is scoped by account
+    instead, and the queue policy (in this stack) keeps the bucket condition.
+    """
+
+    def __init__(self, *, queue: sqs.Queue, key: kms.IKey, bucket_arn: str) -> None:
+        self._queue = queue
+        self._key = key
+        self._bucket_arn = bucket_arn
+
+    def bind(self, scope: Construct, bucket: object) -> s3.BucketNotificationDestinationConfig:
+        self._queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowDataBucketNotifications",
+                principals=[iam.ServicePrincipal("s3.amazonaws.com")],
+                actions=["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+                resources=[self._queue.queue_arn],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": self._bucket_arn},
+                    "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
+                },
+            )
+        )
+        # A key imported from an ARN ignores this; its owner must allow S3 the same.
+        self._key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowS3NotificationsToEncryptedQueues",
+                principals=[iam.ServicePrincipal("s3.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                # In a key policy "*" means this key.
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+            )
+        )
+        # S3 checks that it may send to the queue when the configuration is saved.
+        return s3.BucketNotificationDestinationConfig(
+            arn=self._queue.queue_arn,
+            type=s3.BucketNotificationDestinationType.QUEUE,
+            dependencies=[self._queue.node.find_child("Policy")],
+        )
+
+
+def job_name_prefix(config: ZstcConfig) -> str:
+    """The prefix of every transform job name of this stack, lowercase like SageMaker ARNs."""
+    return f"{config.stack_prefix.lower()}-"
+
+
+class BatchStack(cdk.Stack):
+    """Starts one batch transform job per uploaded JSON Lines file or finished dataset."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: ZstcConfig,
+        data: DataStack,
+        network: NetworkStack | None,
+        model_archive: Path,
+        env: cdk.Environment | None = None,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            env=env,
+            description="zstc batch: S3 uploads start SageMaker batch transform jobs",
+        )
+        prefix = job_name_prefix(config)
+        removal = cdk.RemovalPolicy.RETAIN if config.retain_data else cdk.RemovalPolicy.DESTROY
+
+        serving = ServingModel(
+            self,
+            "Model",
+            config=config,
+            instance_type=config.batch_instance_type,
+            model_archive=model_archive,
+            key=data.key,
+            network=network,
+            log_group_name_prefix="/aws/sagemaker/TransformJobs",
+        )
+        # The bucket ARN travels through an export with a fixed name, so that cdk-nag's finding
+        # ids (and their acknowledgements below) do not depend on hashed logical ids.
+        self.bucket_export_name = f"{data.stack_name}-DataBucketArn"
+        self.bucket_arn = data.export_value(data.bucket.bucket_arn, name=self.bucket_export_name)
+        self._grant_transform_data_access(role=serving.role)
+
+        if config.existing_kms_key_arn is not None:
+            # The statements this stack adds to the key policy are dropped for an imported key.
+            cdk.Annotations.of(self).add_warning_v2(
+                "zstc:existingKeyPolicy",
+                f"kms_key: the policy of {config.existing_kms_key_arn} must allow "
+                "kms:GenerateDataKey* and kms:Decrypt to s3.amazonaws.com (upload notifications "
+                "to the encrypted queue), events.amazonaws.com and cloudwatch.amazonaws.com (job "
+                "and alarm notifications to the encrypted topic); zstc cannot change it",
+            )
+        self.topic = self._notification_topic(config=config, data=data)
+        dead_letters = sqs.Queue(
+            self,
+            "TriggerDeadLetterQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=data.key,
+            enforce_ssl=True,
+            retention_period=DLQ_RETENTION,
+            removal_policy=removal,
+        )
+        self.queue = sqs.Queue(
+            self,
+            "TriggerQueue",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=data.key,
+            enforce_ssl=True,
+            visibility_timeout=QUEUE_VISIBILITY_TIMEOUT,
+            retention_period=DLQ_RETENTION,
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=dead_letters, max_receive_count=MAX_RECEIVE_COUNT
+            ),
+            removal_policy=removal,
+        )
+        dead_letter_alarm = cloudwatch.Alarm(
+            self,
+            "TriggerDeadLettersAlarm",
+            alarm_description="S3 upload messages the transform trigger gave up on: read the "
+            "trigger's log, fix the cause, then redrive the dead-letter queue",
+            metric=dead_letters.metric_approximate_number_of_messages_visible(
+                period=cdk.Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        dead_letter_alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
+
+        self.function = self._trigger_function(
+            config=config, data=data, serving=serving, prefix=prefix, removal=removal
+        )
+        self._route_uploads(config=config, data=data, removal=removal)
+        self._notify_job_states(prefix=prefix)
+
+        cdk.CfnOutput(
+            self,
+            "JobNamePrefix",
+            value=prefix,
+            description="Every transform job this stack starts has a name with this prefix",
+        )
+        cdk.CfnOutput(
+            self,
+            "NotificationTopicArn",
+            value=self.topic.topic_arn,
+            description="SNS topic told when a transform job completes, fails or stops",
+        )
+        cdk.CfnOutput(
+            self,
+            "QueueUrl",
+            value=self.queue.queue_url,
+            description="SQS queue of S3 upload notifications feeding the transform trigger",
+        )
+
+    def _grant_transform_data_access(self, *, role: iam.IRole) -> None:
+        """Jobs read inputs, datasets and manifests, and write results; nothing else."""
+        readable = (INPUT_PREFIX, DATASETS_PREFIX, MANIFESTS_PREFIX)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadTransformInputs",
+                actions=["s3:GetObject"],
+                resources=[f"{self.bucket_arn}/{prefix}*" for prefix in readable],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ListTransformInputs",
+                actions=["s3:ListBucket"],
+                resources=[self.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{prefix}*" for prefix in readable]}},
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="WriteTransformResults",
+                # Results are uploaded in parts; an interrupted job aborts its uploads.
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[f"{self.bucket_arn}/{OUTPUT_PREFIX}*"],
+            )
+        )
+        for prefix in (*readable, OUTPUT_PREFIX):
+            acknowledge(
+                role,
+                rule_id=f"AwsSolutions-IAM5[Resource::{self.bucket_export_name}/{prefix}*]",
+                reason=f"Transform jobs read or write any object under {prefix} of the data "
+                "bucket; the prefix is the narrowest scope, object names are the users'.",
+            )
+
+    def _notification_topic(self, *, config: ZstcConfig, data: DataStack) -> sns.Topic:
+        topic = sns.Topic(
+            self,
+            "JobNotifications",
+            display_name="zstc batch transform jobs",
+            master_key=data.key,
+            enforce_ssl=True,
+        )
+        if config.notification_email:
+            topic.add_subscription(subscriptions.EmailSubscription(config.notification_email))
+        # targets.SnsTopic below adds the key policy statement that lets EventBridge encrypt
+        # what it publishes to this topic (a key imported from an ARN needs it added by hand).
+        return topic
+
+    def _trigger_function(
+        self,
+        *,
+        config: ZstcConfig,
+        data: DataStack,
+        serving: ServingModel,
+        prefix: str,
+        removal: cdk.RemovalPolicy,
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self,
+            "TriggerLogs",
+            retention=retention(config.log_retention_days),
+            encryption_key=data.log_encryption_key,
+            removal_policy=removal,
+        )
+        # Our own role: the default one carries the AWSLambdaBasicExecutionRole managed policy,
+        # which may write to any log group.
+        role = iam.Role(
+            self,
+            "TriggerRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="zstc transform trigger: start this stack's transform jobs",
+        )
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            self,
+            "TransformTrigger",
+            description="Starts one SageMaker batch transform job per uploaded object version",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(str(TRIGGER_ASSET_DIR), exclude=["__pycache__", "*.pyc"]),
+            role=role,
+            timeout=TRIGGER_TIMEOUT,
+            memory_size=256,
+            reserved_concurrent_executions=TRIGGER_CONCURRENCY,
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            environment={
+                "JOB_NAME_PREFIX": prefix,
+                "INPUT_PREFIX": INPUT_PREFIX,
+                "DATASETS_PREFIX": DATASETS_PREFIX,
+                "OUTPUT_PREFIX": OUTPUT_PREFIX,
+                "MANIFESTS_PREFIX": MANIFESTS_PREFIX,
+                "MODEL_NAME": serving.model_name,
+                "INSTANCE_TYPE": config.batch_instance_type,
+                "DATASET_INSTANCE_COUNT": str(config.batch_instance_count),
+                "MAX_PAYLOAD_MB": str(config.batch_max_payload_mb),
+                "MAX_CONCURRENT_TRANSFORMS": str(config.batch_max_concurrent_transforms),
+                "BATCH_STRATEGY": config.batch_strategy,
+                # The model server gives up on a request after its own timeout anyway.
+                "INVOCATIONS_TIMEOUT_SECONDS": str(MODEL_SERVER_TIMEOUT_SECONDS),
+                "KMS_KEY_ARN": data.key.key_arn,
+                "VOLUME_KMS_KEY_ENABLED": str(
+                    supports_volume_kms_key(config.batch_instance_type)
+                ).lower(),
+            },
+        )
+        transform_jobs = self.format_arn(
+            service="sagemaker", resource="transform-job", resource_name=f"{prefix}*"
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="StartOwnTransformJobs",
+                # AddTags: CreateTransformJob with Tags is also authorized as tagging the job.
+                actions=[
+                    "sagemaker:CreateTransformJob",
+                    "sagemaker:DescribeTransformJob",
+                    "sagemaker:AddTags",
+                ],
+                resources=[transform_jobs],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PassModelRoleToSageMaker",
+                actions=["iam:PassRole"],
+                resources=[serving.role.role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListDatasetParts",
+                actions=["s3:ListBucket"],
+                resources=[self.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{DATASETS_PREFIX}*"]}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteManifests",
+                actions=["s3:PutObject"],
+                resources=[f"{self.bucket_arn}/{MANIFESTS_PREFIX}*"],
+            )
+        )
+        # Manifests are written with SSE-KMS under the data key.
+        data.key.grant(role, "kms:GenerateDataKey")
+        acknowledge(
+            role,
+            rule_id=f"AwsSolutions-IAM5[Resource::{self.bucket_export_name}/{MANIFESTS_PREFIX}*]",
+            reason="The trigger writes one manifest per job under manifests/; job names are "
+            "derived from the uploads, so the prefix is the narrowest scope.",
+        )
+        acknowledge(
+            role,
+            rule_id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:"
+            f"<AWS::AccountId>:transform-job/{prefix}*]",
+            reason="The trigger may start, describe and tag only transform jobs whose name has "
+            "this stack's prefix; the rest of each name is derived from the upload.",
+        )
+        acknowledge(
+            function,
+            rule_id="AwsSolutions-L1",
+            reason="Pinned to Python 3.12, the Python of the inference container and of the "
+            "test suite; a runtime upgrade is a deliberate, tested change.",
+        )
+        function.add_event_source(
+            event_sources.SqsEventSource(
+                self.queue,
+                batch_size=SQS_BATCH_SIZE,
+                report_batch_item_failures=True,
+                max_concurrency=TRIGGER_CONCURRENCY,
+            )
+        )
+        return function
+
+    def _route_uploads(
+        self, *, config: ZstcConfig, data: DataStack, removal: cdk.RemovalPolicy
+    ) -> None:
+        """S3 notifications: input/**.jsonl and datasets/<name>/_SUCCESS, nothing else.
+
+        bucket.add_event_notification on the data stack's bucket would put the notification
+        resource into the data stack, pointing at this stack's queue, while this stack already
+        depends on the data stack: a dependency cycle. The bucket is imported here instead, so
+        the CDK's notification custom resource lives in this stack, in its "unmanaged" mode that
+        leaves any other notification of the bucket in place.
+        """
+        handler_logs = logs.LogGroup(
+            self,
+            "BucketNotificationsLogs",
+            retention=retention(config.log_retention_days),
+            encryption_key=data.log_encryption_key,
+            removal_policy=removal,
+        )
+        handler_role = iam.Role(
+            self,
+            "BucketNotificationsRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="zstc: writes the data bucket's notification configuration",
+        )
+        handler_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ConfigureDataBucketNotifications",
+                actions=["s3:GetBucketNotification", "s3:PutBucketNotification"],
+                resources=[self.bucket_arn],
+            )
+        )
+        handler_logs.grant_write(handler_role)
+        bucket = s3.Bucket.from_bucket_attributes(
+            self,
+            "DataBucket",
+            bucket_arn=self.bucket_arn,
+            # Immutable: otherwise the CDK adds AWSLambdaBasicExecutionRole and a "*" resource.
+            notifications_handler_role=handler_role.without_policy_updates(),
+        )
+        destination = EncryptedQueueDestination(
+            queue=self.queue, key=data.key, bucket_arn=self.bucket_arn
+        )
+        bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            destination,
+            s3.NotificationKeyFilter(prefix=INPUT_PREFIX, suffix=INPUT_SUFFIX),
+        )
+        bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            destination,
+            s3.NotificationKeyFilter(prefix=DATASETS_PREFIX, suffix=DATASET_MARKER_SUFFIX),
+        )
+        handler = self.node.find_child(NOTIFICATIONS_HANDLER_ID)
+        handler_function = handler.node.default_child
+        assert isinstance(handler_function, cdk.CfnResource)
+        # Its logs go to a log group with retention, which the role may write to.
+        handler_function.add_property_override(
+            "LoggingConfig", {"LogGroup": handler_logs.log_group_name}
+        )
+        # Its permissions must be in place before the custom resource runs it.
+        handler_function.node.add_dependency(handler_role.node.find_child("DefaultPolicy"))
+
+    def _notify_job_states(self, *, prefix: str) -> None:
+        rule = events.Rule(
+            self,
+            "TransformJobStateChange",
+            description="This stack's transform jobs reaching a final state",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker Transform Job State Change"],
+                detail={
+                    "TransformJobName": events.Match.prefix(prefix),
+                    "TransformJobStatus": TERMINAL_JOB_STATES,
+                },
+            ),
+        )
+        detail = "$.detail"
+        message = events.RuleTargetInput.from_multiline_text(
+            "zstc batch transform job "
+            f"{events.EventField.from_path(f'{detail}.TransformJobName')} is "
+            f"{events.EventField.from_path(f'{detail}.TransformJobStatus')}.\n"
+            "Input: "
+            f"{events.EventField.from_path(f'{detail}.TransformInput.DataSource.S3DataSource.S3Uri')}\n"
+            "Output: "
+            f"{events.EventField.from_path(f'{detail}.TransformOutput.S3OutputPath')}\n"
+            f"Failure reason: {events.EventField.from_path(f'{detail}.FailureReason')}"
+        )
+        rule.add_target(targets.SnsTopic(self.topic, message=message))

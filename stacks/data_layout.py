@@ -1,0 +1,14 @@
+"""Where things live in the data bucket.
+
+Batch input and output sit under separate prefixes so that writing a result can never match the
+input notification filter and re-trigger processing.
+"""
+
+from __future__ import annotations
+
+INPUT_PREFIX = "input/"
+OUTPUT_PREFIX = "output/"
+DATASETS_PREFIX = "datasets/"
+# One manifest per transform job, written by the batch trigger: it names the exact objects a job
+# reads, so "input/a.jsonl" never also selects "input/a.jsonl.bak".
+MANIFESTS_PREFIX = "manifests/"

@@ -1,0 +1,173 @@
+"""The data stack: the KMS key, the data bucket and its access-log bucket."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.config import ZstcConfig
+from stacks.data_layout import INPUT_PREFIX, MANIFESTS_PREFIX, OUTPUT_PREFIX
+
+# Old object versions are kept this long, so an overwrite or delete can be undone for a while.
+NONCURRENT_VERSION_DAYS = 30
+INCOMPLETE_UPLOAD_DAYS = 7
+ACCESS_LOG_DAYS = 365
+MANIFEST_DAYS = 90
+# A created key is deleted this long after `cdk destroy`; the key can be restored until then.
+KEY_PENDING_WINDOW_DAYS = 7
+
+
+class DataStack(cdk.Stack):
+    """The key, the data bucket (input/, output/, datasets/) and its access-log bucket."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: ZstcConfig,
+        env: cdk.Environment | None = None,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            env=env,
+            description="zstc data: KMS key, data bucket and access-log bucket",
+        )
+        removal = cdk.RemovalPolicy.RETAIN if config.retain_data else cdk.RemovalPolicy.DESTROY
+        auto_delete = not config.retain_data
+
+        existing_key_arn = config.existing_kms_key_arn
+        # The key CloudWatch Logs may encrypt log groups with: only a key whose policy this stack
+        # writes. An existing key's policy is the owner's, so log groups then use the default
+        # CloudWatch Logs encryption instead of failing to create.
+        self.log_encryption_key: kms.IKey | None
+        if existing_key_arn is not None:
+            self.key: kms.IKey = kms.Key.from_key_arn(self, "DataKey", existing_key_arn)
+            self.log_encryption_key = None
+        else:
+            created_key = kms.Key(
+                self,
+                "DataKey",
+                description="zstc: data bucket, model volumes, queues, topics and log groups",
+                enable_key_rotation=True,
+                pending_window=cdk.Duration.days(KEY_PENDING_WINDOW_DAYS),
+                removal_policy=removal,
+            )
+            self._allow_cloudwatch_logs(created_key)
+            self._allow_cloudwatch_alarms(created_key)
+            self.key = created_key
+            self.log_encryption_key = created_key
+
+        # Server access logs cannot be delivered to a bucket encrypted with SSE-KMS, so this one
+        # uses S3-managed keys.
+        self.access_log_bucket = s3.Bucket(
+            self,
+            "AccessLogBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            enforce_ssl=True,
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireAccessLogs",
+                    expiration=cdk.Duration.days(ACCESS_LOG_DAYS),
+                    noncurrent_version_expiration=cdk.Duration.days(NONCURRENT_VERSION_DAYS),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(
+                        INCOMPLETE_UPLOAD_DAYS
+                    ),
+                )
+            ],
+            removal_policy=removal,
+            auto_delete_objects=auto_delete,
+        )
+        self.bucket = s3.Bucket(
+            self,
+            "DataBucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=self.access_log_bucket,
+            server_access_logs_prefix="data-bucket/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireOldVersions",
+                    noncurrent_version_expiration=cdk.Duration.days(NONCURRENT_VERSION_DAYS),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(
+                        INCOMPLETE_UPLOAD_DAYS
+                    ),
+                ),
+                s3.LifecycleRule(
+                    id="RemoveExpiredDeleteMarkers", expired_object_delete_marker=True
+                ),
+                # A manifest is read once, when its transform job starts; keep it long enough
+                # to explain a job afterwards.
+                s3.LifecycleRule(
+                    id="ExpireJobManifests",
+                    prefix=MANIFESTS_PREFIX,
+                    expiration=cdk.Duration.days(MANIFEST_DAYS),
+                ),
+            ],
+            removal_policy=removal,
+            auto_delete_objects=auto_delete,
+        )
+
+        cdk.CfnOutput(
+            self,
+            "BucketName",
+            value=self.bucket.bucket_name,
+            description=f"Data bucket: put JSON Lines under {INPUT_PREFIX}, results appear under "
+            f"{OUTPUT_PREFIX}",
+        )
+        cdk.CfnOutput(
+            self, "KmsKeyArn", value=self.key.key_arn, description="KMS key of the zstc data"
+        )
+
+    def _allow_cloudwatch_logs(self, key: kms.Key) -> None:
+        """Lets CloudWatch Logs encrypt this account's log groups in this region with the key."""
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsEncryption",
+                principals=[iam.ServicePrincipal(f"logs.{cdk.Aws.REGION}.{cdk.Aws.URL_SUFFIX}")],
+                actions=[
+                    "kms:Decrypt*",
+                    "kms:Describe*",
+                    "kms:Encrypt*",
+                    "kms:GenerateDataKey*",
+                    "kms:ReEncrypt*",
+                ],
+                # In a key policy "*" means this key.
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": self.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name="*",
+                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
+        )
+
+    def _allow_cloudwatch_alarms(self, key: kms.Key) -> None:
+        """Lets CloudWatch alarms of this account publish to SNS topics encrypted with the key."""
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToEncryptedTopics",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                # In a key policy "*" means this key.
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+            )
+        )

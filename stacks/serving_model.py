@@ -1,0 +1,243 @@
+"""A SageMaker Model serving model.tar.gz on the Hugging Face inference image.
+
+Shared by the endpoint stack and the batch stack; each creates its own, so either stack can be
+deployed or destroyed on its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import aws_cdk as cdk
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from stacks.config import ZstcConfig
+from stacks.container_image import (
+    image_repository_arn,
+    image_repository_name,
+    image_uri,
+    processor_for,
+)
+from stacks.nag import acknowledge
+
+if TYPE_CHECKING:
+    from stacks.network_stack import NetworkStack
+
+# The model server's per-request timeout (seconds). Batch transform sends payloads of up to
+# batch_max_payload_mb of JSON lines, which bart-large needs minutes for on one GPU.
+MODEL_SERVER_TIMEOUT_SECONDS = 600
+
+# SageMaker publishes instance and invocation metrics under these namespaces with the execution
+# role; the PutMetricData permission is limited to them.
+SAGEMAKER_METRIC_NAMESPACES = "/aws/sagemaker/*"
+
+
+def container_environment(*, config: ZstcConfig, instance_type: str) -> dict[str, str]:
+    """The environment variables of the serving container."""
+    environment = {
+        "ZSTC_MAX_CANDIDATE_LABELS": str(config.max_candidate_labels),
+        "SAGEMAKER_MODEL_SERVER_TIMEOUT": str(MODEL_SERVER_TIMEOUT_SECONDS),
+    }
+    if config.weights_source == "hub":
+        environment["ZSTC_MODEL_ID"] = config.model_id
+        environment["ZSTC_MODEL_REVISION"] = config.model_revision
+    else:
+        # Packaged weights: nothing may try the hub (there is no network under isolation).
+        environment["HF_HUB_OFFLINE"] = "1"
+    if processor_for(instance_type) == "gpu":
+        # One worker per GPU: each extra worker would load another copy of the model into the
+        # same GPU's memory and compete for it.
+        environment["SAGEMAKER_MODEL_SERVER_WORKERS"] = "1"
+    return environment
+
+
+class ServingModel(Construct):
+    """A SageMaker Model (CfnModel) serving model.tar.gz on the HF inference image, with its execution role."""  # noqa: E501
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: ZstcConfig,
+        instance_type: str,
+        model_archive: Path,
+        key: kms.IKey,
+        network: NetworkStack | None,
+        log_group_name_prefix: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+
+        self.artifact = s3_assets.Asset(self, "ModelArchive", path=str(model_archive))
+        self.role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="zstc SageMaker model execution role: artifact, key, image, logs, metrics",
+        )
+        # Read on the one model.tar.gz object, not the whole CDK asset bucket.
+        self.artifact.bucket.grant_read(self.role, self.artifact.s3_object_key)
+        key.grant_encrypt_decrypt(self.role)
+        # SageMaker encrypts the instances' storage volumes with the key through grants it
+        # creates on the role's behalf; only grants for AWS resources are allowed.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GrantKeyToSageMakerVolumes",
+                actions=["kms:CreateGrant", "kms:DescribeKey"],
+                resources=[key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            )
+        )
+
+        # Pull only from the image's repository in the deploy region's registry. grant_pull also
+        # adds ecr:GetAuthorizationToken on "*": that action has no resource-level permissions.
+        repository = ecr.Repository.from_repository_attributes(
+            self,
+            "InferenceImageRepository",
+            repository_arn=image_repository_arn(self),
+            repository_name=image_repository_name(),
+        )
+        repository.grant_pull(self.role)
+
+        log_group_arn = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=f"{log_group_name_prefix}*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:DescribeLogStreams",
+                    "logs:PutLogEvents",
+                ],
+                resources=[log_group_arn, f"{log_group_arn}:log-stream:*"],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PutSageMakerMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                # PutMetricData has no resource-level permissions ("*" is required); the
+                # namespace condition is what scopes it.
+                resources=["*"],
+                conditions={"StringLike": {"cloudwatch:namespace": SAGEMAKER_METRIC_NAMESPACES}},
+            )
+        )
+
+        vpc_config: sagemaker.CfnModel.VpcConfigProperty | None = None
+        if network is not None:
+            self._grant_network_interfaces(network=network)
+            vpc_config = sagemaker.CfnModel.VpcConfigProperty(
+                security_group_ids=[network.security_group.security_group_id],
+                subnets=network.subnet_ids,
+            )
+
+        self.model = sagemaker.CfnModel(
+            self,
+            "Model",
+            execution_role_arn=self.role.role_arn,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=image_uri(self, instance_type=instance_type),
+                model_data_url=self.artifact.s3_object_url,
+                mode="SingleModel",
+                environment=container_environment(config=config, instance_type=instance_type),
+            ),
+            # Packaged weights need no network at all, so the container gets none.
+            enable_network_isolation=config.weights_packaged,
+            vpc_config=vpc_config,
+        )
+        # SageMaker checks the role's permissions when it starts containers, so the policy must
+        # exist before the model does.
+        self.model.node.add_dependency(self.role)
+        self.model_name: str = self.model.attr_model_name
+        self._acknowledge_nag_findings(log_group_name_prefix=log_group_name_prefix)
+
+    def _acknowledge_nag_findings(self, *, log_group_name_prefix: str) -> None:
+        """Wildcards in the execution role that AWS or the CDK grant API require."""
+        log_group = (
+            "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+            f"{log_group_name_prefix}*"
+        )
+        findings = {
+            "AwsSolutions-IAM5[Action::s3:GetObject*]": "CDK grant_read action set, scoped to "
+            "the single model.tar.gz asset object (resource is the object ARN).",
+            "AwsSolutions-IAM5[Action::s3:GetBucket*]": "CDK grant_read action set on the asset "
+            "bucket ARN only; SageMaker reads the bucket's location and encryption settings.",
+            "AwsSolutions-IAM5[Action::s3:List*]": "CDK grant_read action set on the asset "
+            "bucket ARN only; list permission lets a missing artifact read as 404 not 403.",
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": "CDK grant_encrypt_decrypt on "
+            "the one zstc data key: output objects are written with SSE-KMS data keys.",
+            "AwsSolutions-IAM5[Action::kms:ReEncrypt*]": "CDK grant_encrypt_decrypt on the one "
+            "zstc data key; no other key is reachable.",
+            "AwsSolutions-IAM5[Resource::*]": "Only actions without resource-level permissions "
+            "use '*': ecr:GetAuthorizationToken, cloudwatch:PutMetricData (limited by a "
+            "cloudwatch:namespace condition to /aws/sagemaker/*) and, in VPC mode, ec2:Describe*.",
+            f"AwsSolutions-IAM5[Resource::{log_group}]": "SageMaker names its log groups "
+            f"under {log_group_name_prefix}; the role writes only below that prefix.",
+            f"AwsSolutions-IAM5[Resource::{log_group}:log-stream:*]": "SageMaker creates one "
+            "log stream per instance and container, named at run time, in its own log groups.",
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>:"
+            "<AWS::AccountId>:network-interface/*]": "SageMaker creates and deletes the ENIs of "
+            "the model containers in the zstc subnets; their ids exist only at run time.",
+        }
+        for rule_id, reason in findings.items():
+            acknowledge(self.role, rule_id=rule_id, reason=reason)
+
+    def _grant_network_interfaces(self, *, network: NetworkStack) -> None:
+        """ENI permissions SageMaker needs to attach model containers to the VPC."""
+        stack = cdk.Stack.of(self)
+        network_interfaces = stack.format_arn(
+            service="ec2", resource="network-interface", resource_name="*"
+        )
+        subnet_arns = [
+            stack.format_arn(service="ec2", resource="subnet", resource_name=subnet_id)
+            for subnet_id in network.subnet_ids
+        ]
+        security_group_arn = stack.format_arn(
+            service="ec2",
+            resource="security-group",
+            resource_name=network.security_group.security_group_id,
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="CreateModelNetworkInterfaces",
+                actions=["ec2:CreateNetworkInterface"],
+                resources=[network_interfaces, security_group_arn, *subnet_arns],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ManageModelNetworkInterfaces",
+                actions=[
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                ],
+                resources=[network_interfaces],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DescribeModelNetwork",
+                actions=[
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeVpcs",
+                ],
+                # EC2 Describe* actions have no resource-level permissions ("*" is required).
+                resources=["*"],
+            )
+        )

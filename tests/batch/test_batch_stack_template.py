@@ -1,0 +1,285 @@
+"""The batch stack's template: routing, queues, least privilege and notifications."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Annotations, Capture, Match, Template
+from cdk_nag import AwsSolutionsChecks
+
+from stacks.batch_stack import MAX_RECEIVE_COUNT, TRIGGER_CONCURRENCY, BatchStack
+from stacks.config import load_config
+from stacks.data_stack import DataStack
+
+EXISTING_KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def synth_batch(tmp_path: Path, context: dict[str, Any]) -> BatchStack:
+    archive = tmp_path / "model.tar.gz"
+    archive.write_bytes(b"not a real model")
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"))
+    config = load_config(context)
+    data = DataStack(app, "Zstc-Data", config=config)
+    batch = BatchStack(
+        app, "Zstc-Batch", config=config, data=data, network=None, model_archive=archive
+    )
+    # cdk-nag 3 fails synth on any finding that is neither fixed nor acknowledged.
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    app.synth()
+    return batch
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    return Template.from_stack(synth_batch(tmp_path_factory.mktemp("batch"), {}))
+
+
+@pytest.fixture(scope="module")
+def variant_stack(tmp_path_factory: pytest.TempPathFactory) -> BatchStack:
+    return synth_batch(
+        tmp_path_factory.mktemp("batch-variant"),
+        {
+            "notification_email": "ml-team@example.com",
+            "batch_instance_type": "ml.m5.xlarge",
+            "kms_key": EXISTING_KEY,
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def template_with_email(variant_stack: BatchStack) -> Template:
+    return Template.from_stack(variant_stack)
+
+
+def test_only_input_jsonl_and_dataset_markers_are_routed_to_the_queue(template: Template) -> None:
+    template.has_resource_properties(
+        "Custom::S3BucketNotifications",
+        {
+            "Managed": False,
+            "NotificationConfiguration": {
+                "QueueConfigurations": [
+                    {
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {
+                            "Key": {
+                                "FilterRules": Match.array_equals(
+                                    [
+                                        {"Name": "suffix", "Value": ".jsonl"},
+                                        {"Name": "prefix", "Value": "input/"},
+                                    ]
+                                )
+                            }
+                        },
+                        "QueueArn": Match.any_value(),
+                    },
+                    {
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {
+                            "Key": {
+                                "FilterRules": Match.array_equals(
+                                    [
+                                        {"Name": "suffix", "Value": "/_SUCCESS"},
+                                        {"Name": "prefix", "Value": "datasets/"},
+                                    ]
+                                )
+                            }
+                        },
+                        "QueueArn": Match.any_value(),
+                    },
+                ]
+            },
+        },
+    )
+
+
+def test_queue_is_encrypted_bounded_and_drains_to_an_alarmed_dlq(template: Template) -> None:
+    dlq_arn = Capture()
+    template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {
+            "KmsMasterKeyId": Match.any_value(),
+            "VisibilityTimeout": 360,
+            "RedrivePolicy": {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT},
+        },
+    )
+    dlq_id = dlq_arn.as_object()["Fn::GetAtt"][0]
+    dlq = template.to_json()["Resources"][dlq_id]
+    assert dlq["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert "KmsMasterKeyId" in dlq["Properties"]
+    template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "Queues": [{"Ref": dlq_id}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Namespace": "AWS/SQS",
+            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}],
+            "Threshold": 1,
+            "AlarmActions": [Match.any_value()],
+        },
+    )
+
+
+def test_trigger_lambda_is_python_312_bounded_and_reports_partial_failures(
+    template: Template,
+) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": "python3.12",
+            "Handler": "handler.handler",
+            "ReservedConcurrentExecutions": TRIGGER_CONCURRENCY,
+            "Environment": {
+                "Variables": Match.object_like(
+                    {"JOB_NAME_PREFIX": "zstc-", "VOLUME_KMS_KEY_ENABLED": "false"}
+                )
+            },
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "ScalingConfig": {"MaximumConcurrency": TRIGGER_CONCURRENCY},
+        },
+    )
+
+
+def test_volume_key_decision_follows_the_instance_type(template_with_email: Template) -> None:
+    template_with_email.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Environment": {
+                "Variables": Match.object_like(
+                    {"INSTANCE_TYPE": "ml.m5.xlarge", "VOLUME_KMS_KEY_ENABLED": "true"}
+                )
+            }
+        },
+    )
+
+
+def _statements(template: Template) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for policy in template.find_resources("AWS::IAM::Policy").values():
+        found += policy["Properties"]["PolicyDocument"]["Statement"]
+    return found
+
+
+def test_trigger_may_start_only_its_own_jobs_and_pass_only_the_model_role(
+    template: Template,
+) -> None:
+    statements = _statements(template)
+    [start] = [s for s in statements if s.get("Sid") == "StartOwnTransformJobs"]
+    assert "sagemaker:CreateTransformJob" in start["Action"]
+    assert start["Resource"]["Fn::Join"][1][-1] == ":transform-job/zstc-*"
+    [pass_role] = [s for s in statements if s.get("Action") == "iam:PassRole"]
+    assert pass_role["Resource"]["Fn::GetAtt"][0].startswith("ModelExecutionRole")
+    assert pass_role["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+    }
+
+
+def test_model_role_reads_inputs_and_writes_only_output(template: Template) -> None:
+    statements = {s.get("Sid"): s for s in _statements(template)}
+    bucket = {"Fn::ImportValue": "Zstc-Data-DataBucketArn"}
+
+    def suffixes(statement: dict[str, Any]) -> list[str]:
+        resources = statement["Resource"]
+        resources = resources if isinstance(resources, list) else [resources]
+        assert all(r["Fn::Join"][1][0] == bucket for r in resources)
+        return sorted(r["Fn::Join"][1][1] for r in resources)
+
+    assert suffixes(statements["ReadTransformInputs"]) == [
+        "/datasets/*",
+        "/input/*",
+        "/manifests/*",
+    ]
+    assert statements["ReadTransformInputs"]["Action"] == "s3:GetObject"
+    assert suffixes(statements["WriteTransformResults"]) == ["/output/*"]
+    assert suffixes(statements["WriteManifests"]) == ["/manifests/*"]
+
+
+def test_terminal_states_of_this_stacks_jobs_are_published_to_the_encrypted_topic(
+    template: Template,
+) -> None:
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.sagemaker"],
+                "detail-type": ["SageMaker Transform Job State Change"],
+                "detail": {
+                    "TransformJobName": [{"prefix": "zstc-"}],
+                    "TransformJobStatus": ["Completed", "Failed", "Stopped"],
+                },
+            },
+            "Targets": [
+                Match.object_like(
+                    {
+                        "InputTransformer": {
+                            "InputPathsMap": {
+                                "detail-TransformJobName": "$.detail.TransformJobName",
+                                "detail-TransformJobStatus": "$.detail.TransformJobStatus",
+                                "detail-TransformInput-DataSource-S3DataSource-S3Uri": (
+                                    "$.detail.TransformInput.DataSource.S3DataSource.S3Uri"
+                                ),
+                                "detail-TransformOutput-S3OutputPath": (
+                                    "$.detail.TransformOutput.S3OutputPath"
+                                ),
+                                "detail-FailureReason": "$.detail.FailureReason",
+                            },
+                            "InputTemplate": Match.any_value(),
+                        }
+                    }
+                )
+            ],
+        },
+    )
+    template.has_resource_properties(
+        "AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::ImportValue": Match.any_value()}}
+    )
+
+
+def test_email_subscription_exists_only_when_configured(
+    template: Template, template_with_email: Template
+) -> None:
+    template_with_email.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ml-team@example.com"}
+    )
+    assert template.find_resources("AWS::SNS::Subscription") == {}
+
+
+def test_outputs_the_cli_reads(template: Template) -> None:
+    outputs = template.to_json()["Outputs"]
+    assert {"JobNamePrefix", "NotificationTopicArn", "QueueUrl"} <= set(outputs)
+    assert outputs["JobNamePrefix"]["Value"] == "zstc-"
+
+
+def test_an_existing_key_gets_a_warning_naming_the_policy_it_needs(
+    variant_stack: BatchStack, template: Template
+) -> None:
+    warnings = Annotations.from_stack(variant_stack).find_warning(
+        "*", Match.string_like_regexp("kms_key: the policy of .* must allow")
+    )
+    assert len(warnings) == 1
+    assert "s3.amazonaws.com" in str(warnings[0].entry.data)
+    assert "events.amazonaws.com" in str(warnings[0].entry.data)

@@ -1,0 +1,148 @@
+"""The pieces of `make demo`, and one whole offline run on the real all-MiniLM-L6-v2."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from zstc.cli_errors import CliError
+from zstc.demo import (
+    CATEGORIES,
+    SAMPLE_FILE,
+    DemoResult,
+    lay_out_model,
+    load_sample,
+    main,
+    run_demo,
+)
+from zstc.jsonl_validation import validate_lines
+
+# What the CLI reads from each synthesized stack (zstc.stack_outputs).
+OUTPUTS_THE_CLI_READS = {
+    "Zstc-Data": {"BucketName", "KmsKeyArn"},
+    "Zstc-Endpoint": {"EndpointName"},
+    "Zstc-Batch": {"JobNamePrefix"},
+}
+
+
+def test_sample_is_realistic_and_valid_for_a_batch_with_the_nine_categories() -> None:
+    records = load_sample()
+    assert len(records) >= 30
+    ids = [record["id"] for record in records]
+    assert len(set(ids)) == len(ids)
+    lines = SAMPLE_FILE.read_text(encoding="utf-8").splitlines()
+    result = validate_lines(lines, default_labels=list(CATEGORIES))
+    assert not result.problems and len(result.lines) == len(records)
+    assert len(CATEGORIES) == 9
+
+
+def test_sample_ships_as_package_data() -> None:
+    from importlib.resources import files
+
+    assert (files("zstc") / "data" / "new_years_resolutions.jsonl").is_file()
+    pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    assert '"data/*.jsonl"' in pyproject
+
+
+def test_default_model_is_laid_out_like_an_unpacked_model_tar_gz(tmp_path: Path) -> None:
+    model_dir, description = lay_out_model(model=None, revision=None, models_dir=tmp_path)
+    assert "all-MiniLM-L6-v2" in description and "embedding" in description
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "modules.json",
+        "1_Pooling/config.json",
+        "tokenizer.json",
+        "code/inference.py",
+    ):
+        assert (model_dir / name).is_file(), name
+
+
+def test_hub_model_without_hub_access_stops_the_demo_with_a_clear_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["--model", "facebook/bart-large-mnli", "--skip-synth", "--output-dir", str(tmp_path)]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("demo: error: --model: hub_model_id 'facebook/bart-large-mnli'")
+    assert "HF_HUB_OFFLINE" in err
+    # It failed before starting a server.
+    assert not (tmp_path / "logs").exists()
+
+
+def test_a_missing_cdk_cli_is_named(tmp_path: Path) -> None:
+    from zstc.demo import synthesize
+
+    with pytest.raises(CliError, match="the CDK CLI is not installed"):
+        synthesize(cdk_out=tmp_path / "cdk.out", cdk_cli=tmp_path / "no-cdk")
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoResult, str]:
+    import contextlib
+    import io
+
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown):
+        result = run_demo(output_dir=tmp_path_factory.mktemp("demo-output"), top=3)
+    return result, shown.getvalue()
+
+
+def test_demo_synthesizes_every_stack_with_the_outputs_the_cli_reads(
+    demo_run: tuple[DemoResult, str],
+) -> None:
+    result, shown = demo_run
+    assert result.failed_steps == []
+    assert {stack.name for stack in result.stacks} == set(OUTPUTS_THE_CLI_READS)
+    for stack in result.stacks:
+        outputs = json.loads(stack.template.read_text())["Outputs"]
+        assert OUTPUTS_THE_CLI_READS[stack.name] <= set(outputs), stack.name
+        assert str(stack.template) in shown
+
+
+def test_demo_classifies_one_by_one_and_as_a_batch_with_the_same_answers(
+    demo_run: tuple[DemoResult, str],
+) -> None:
+    result, shown = demo_run
+    single = [json.loads(line) for line in result.single_results.read_text().splitlines()]
+    batch = [json.loads(line) for line in result.batch_output.read_text().splitlines()]
+    sample_ids = [record["id"] for record in load_sample()]
+    assert [r["id"] for r in single] == sample_ids == [r["id"] for r in batch]
+    assert all(sorted(r["labels"]) == sorted(CATEGORIES) for r in batch)
+    assert result.agreeing_top_labels == result.texts == len(sample_ids)
+    # Batched requests pad texts together; at automatic (bf16) precision that moves scores a
+    # little, within the inference code's documented 0.02 of fp32.
+    for one, many in zip(single, batch, strict=True):
+        assert one["scores"] == pytest.approx(many["scores"], abs=0.02)
+    # Progress for each step, with its timing, and where the files are.
+    assert shown.count("done in") >= 5
+    assert str(result.batch_output) in shown
+
+
+def test_demo_rankings_are_sensible_on_clear_cut_texts(demo_run: tuple[DemoResult, str]) -> None:
+    result, _ = demo_run
+    top = {
+        r["sequence"]: r["labels"][0]
+        for r in map(json.loads, result.batch_output.read_text().splitlines())
+    }
+
+    def top_label_of(start: str) -> str:
+        return next(label for text, label in top.items() if text.startswith(start))
+
+    assert top_label_of("Give 10% of my income to charities") == "Philanthropic"
+    assert top_label_of("Stick to a budget") == "Finance"
+    assert top_label_of("Switch careers into UX design") == "Career"
+    assert top_label_of("Travel to at least three national parks") == "Leisure"
+
+
+def test_demo_stops_the_server(demo_run: tuple[DemoResult, str]) -> None:
+    _, shown = demo_run
+    url = next(line.split()[2].rstrip(";") for line in shown.splitlines() if "serving at" in line)
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"{url}/ping", timeout=2)

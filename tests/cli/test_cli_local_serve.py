@@ -1,0 +1,162 @@
+"""`zstc local serve` in a real subprocess: it answers /ping and /invocations, and Ctrl-C stops it.
+
+Also the --model forms it accepts, including a hub id exercised up to the network boundary.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from zstc.cli_errors import CliError
+from zstc.local_commands import resolve_model
+from zstc.local_endpoint import find_free_port
+
+ZSTC = Path(sys.executable).parent / "zstc"
+
+
+def _read_line_until(process: subprocess.Popen[str], marker: str, timeout_s: float) -> str:
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 1.0)
+        if ready:
+            line = process.stdout.readline()
+            if marker in line:
+                return line
+            if not line and process.poll() is not None:
+                break
+    raise AssertionError(
+        f"no {marker!r} line; stderr: {process.stderr.read() if process.stderr else ''}"
+    )
+
+
+def _ping(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
+            return int(response.status)
+    except (urllib.error.URLError, ConnectionError):
+        return None
+
+
+def test_serve_answers_until_ctrl_c_then_stops(tiny_nli_model_dir: Path, tmp_path: Path) -> None:
+    port = find_free_port()
+    process = subprocess.Popen(
+        [
+            str(ZSTC),
+            "local",
+            "serve",
+            "--model",
+            str(tiny_nli_model_dir),
+            "--port",
+            str(port),
+            "--work-dir",
+            str(tmp_path / "work"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = _read_line_until(process, "serving at", timeout_s=150)
+        url = f"http://127.0.0.1:{port}"
+        assert url in line
+        assert _ping(url) == 200
+        request = urllib.request.Request(
+            f"{url}/invocations",
+            data=json.dumps(
+                {"inputs": "hi", "parameters": {"candidate_labels": ["a", "b"]}}
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert sorted(json.loads(response.read())["labels"]) == ["a", "b"]
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert _ping(url) is None
+    # The prepared model dir is the unpacked model.tar.gz layout: weights at the root + code/.
+    prepared = next((tmp_path / "work").iterdir())
+    assert (prepared / "config.json").is_file()
+    assert (prepared / "code" / "inference.py").is_file()
+
+
+def test_an_unpacked_model_tar_gz_is_served_as_it_is(tmp_path: Path) -> None:
+    unpacked = tmp_path / "unpacked"
+    (unpacked / "code").mkdir(parents=True)
+    (unpacked / "code" / "inference.py").write_text("# the user's own code\n")
+    resolved = resolve_model(model=str(unpacked), revision=None, work_dir=tmp_path / "work")
+    assert resolved.model_dir == unpacked.resolve()
+    assert not (tmp_path / "work").exists()
+
+
+def test_a_hub_id_downloads_the_snapshot_at_the_revision(
+    tiny_nli_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import huggingface_hub
+
+    calls: list[dict[str, Any]] = []
+
+    def fake_snapshot_download(**kwargs: Any) -> str:
+        # The network boundary: what a real download would be asked for, answered from disk.
+        calls.append(kwargs)
+        return str(tiny_nli_model_dir)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    resolved = resolve_model(
+        model="someorg/tiny-nli", revision="0123abc", work_dir=tmp_path / "work"
+    )
+    assert calls and {c["repo_id"] for c in calls} == {"someorg/tiny-nli"}
+    assert {c["revision"] for c in calls} == {"0123abc"}
+    assert (resolved.model_dir / "model.safetensors").is_file()
+    assert (resolved.model_dir / "code" / "inference.py").is_file()
+    assert "someorg/tiny-nli@0123abc" in resolved.description
+
+
+def test_a_hub_id_without_hub_access_fails_with_a_clear_message(tmp_path: Path) -> None:
+    # HF_HUB_OFFLINE=1 (set for the whole suite) stands for "no network to the hub".
+    with pytest.raises(CliError) as raised:
+        resolve_model(model="facebook/bart-large-mnli", revision=None, work_dir=tmp_path)
+    message = str(raised.value)
+    assert message.startswith("--model: hub_model_id 'facebook/bart-large-mnli'")
+    assert "HF_HUB_OFFLINE" in message
+    assert raised.value.exit_code == 2
+
+
+def test_something_that_is_neither_dir_nor_hub_id_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(CliError, match="neither a model directory"):
+        resolve_model(model="not a model!", revision=None, work_dir=tmp_path)
+
+
+def test_local_batch_with_model_starts_and_stops_its_own_server(
+    tiny_nli_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from zstc.cli import main
+
+    source = tmp_path / "in.jsonl"
+    lines = [
+        json.dumps({"id": i, "inputs": f"text {i}", "parameters": {"candidate_labels": ["a", "b"]}})
+        for i in range(3)
+    ]
+    source.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.jsonl"
+    args = ["local", "batch", str(source), "-o", str(out), "--no-progress"]
+    assert main([*args, "--model", str(tiny_nli_model_dir), "--work-dir", str(tmp_path)]) == 0
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == [0, 1, 2]
+    captured = capsys.readouterr()
+    assert "3 lines, 3 ok, 0 errors" in captured.out
+    url = next(word for word in captured.err.split() if word.startswith("http://"))
+    assert _ping(url) is None

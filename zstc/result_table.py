@@ -1,0 +1,29 @@
+"""Renders a classification response as a readable table: label, score and a bar."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zstc.cli_errors import CliError
+
+BAR_WIDTH = 30
+
+
+def _check_response(response: Any) -> tuple[str, list[str], list[float]]:
+    if not isinstance(response, dict) or not {"labels", "scores"} <= set(response):
+        raise CliError(f"unexpected response (no labels/scores): {str(response)[:200]}")
+    labels, scores = response["labels"], response["scores"]
+    if len(labels) != len(scores):
+        raise CliError(f"unexpected response: {len(labels)} labels but {len(scores)} scores")
+    return str(response.get("sequence", "")), [str(x) for x in labels], [float(s) for s in scores]
+
+
+def format_table(response: Any, *, bar_width: int = BAR_WIDTH) -> str:
+    """One row per label, highest score first, as the endpoint ranks them."""
+    _, labels, scores = _check_response(response)
+    width = max([len("label"), *(len(label) for label in labels)])
+    rows = [f"{'label':<{width}}  {'score':>6}"]
+    for label, score in zip(labels, scores, strict=True):
+        filled = round(max(0.0, min(1.0, score)) * bar_width)
+        rows.append(f"{label:<{width}}  {score:6.3f}  {'█' * filled}{'·' * (bar_width - filled)}")
+    return "\n".join(rows)
