@@ -55,7 +55,7 @@ test: lint
 	$(VENV)/bin/pytest
 
 synth: install
-	$(CDK) synth --all --quiet $(CDK_ARGS)
+	$(CDK) synth --quiet $(CDK_ARGS)
 
 deploy: install
 	$(CDK) deploy --all $(CDK_ARGS)

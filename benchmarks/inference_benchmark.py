@@ -129,6 +129,11 @@ class Measurement:
         return self.texts * len(LABELS)
 
     @property
+    def mean_words(self) -> float:
+        """Shows that paths measured on different numbers of texts saw comparable texts."""
+        return sum(len(result["sequence"].split()) for result in self.results) / self.texts
+
+    @property
     def pairs_per_second(self) -> float:
         return self.pairs / self.seconds
 
@@ -311,8 +316,9 @@ def machine_description(device: str) -> str:
 def render_table(measurements: Sequence[Measurement]) -> str:
     stock = measurements[0]
     rows = [
-        "| path | texts | pairs | seconds | pairs/s | vs (a) | max abs score diff vs (a) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| path | texts | words/text | pairs | seconds | pairs/s | vs (a) "
+        "| max abs score diff vs (a) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for measurement in measurements:
         difference = (
@@ -322,7 +328,7 @@ def render_table(measurements: Sequence[Measurement]) -> str:
         )
         rows.append(
             f"| ({measurement.key}) {measurement.title} | {measurement.texts} | "
-            f"{measurement.pairs} | {measurement.seconds:.2f} | "
+            f"{measurement.mean_words:.1f} | {measurement.pairs} | {measurement.seconds:.2f} | "
             f"{measurement.pairs_per_second:.2f} | "
             f"{measurement.pairs_per_second / stock.pairs_per_second:.2f}x | {difference} |"
         )

@@ -221,19 +221,23 @@ def parse_json_lines_request(*, text: str, max_candidate_labels: int) -> JsonLin
             '{"id": 1, "inputs": "...", "parameters": {"candidate_labels": ["a", "b"]}}'
         )
     records = tuple(
-        parse_json_line(line=line, line_number=number, max_candidate_labels=max_candidate_labels)
-        for number, line in enumerate(lines, start=1)
+        parse_json_line(line=line, max_candidate_labels=max_candidate_labels) for line in lines
     )
     return JsonLinesRequest(records=records)
 
 
-def parse_json_line(*, line: str, line_number: int, max_candidate_labels: int) -> JsonLinesRecord:
-    """One JSON Lines record; every problem becomes the record's error, never an exception."""
+def parse_json_line(*, line: str, max_candidate_labels: int) -> JsonLinesRecord:
+    """One JSON Lines record; every problem becomes the record's error, never an exception.
+
+    Messages name no line number: batch transform splits a file into payloads, so a number
+    within the payload would not be the line of the file. The error line's position in the
+    output, and its id, say which record it is.
+    """
     if not line.strip():
         return JsonLinesRecord(
             record_id=None,
             task=None,
-            error=f"line {line_number} is blank: expected one JSON object per line",
+            error="blank line: expected one JSON object per line",
         )
     try:
         payload = json.loads(line)
@@ -241,19 +245,17 @@ def parse_json_line(*, line: str, line_number: int, max_candidate_labels: int) -
         return JsonLinesRecord(
             record_id=None,
             task=None,
-            error=f"line {line_number} is not valid JSON: {error.msg} at column {error.colno}",
+            error=f"line is not valid JSON: {error.msg} at column {error.colno}",
         )
     if not isinstance(payload, dict):
         return JsonLinesRecord(
             record_id=None,
             task=None,
-            error=f"line {line_number} must be a JSON object, got {type(payload).__name__}",
+            error=f"line must be a JSON object, got {type(payload).__name__}",
         )
     record_id = payload.get("id")
     try:
-        _reject_unknown_keys(
-            payload, allowed=(*_ALLOWED_TOP_LEVEL_KEYS, "id"), where=f"line {line_number}"
-        )
+        _reject_unknown_keys(payload, allowed=(*_ALLOWED_TOP_LEVEL_KEYS, "id"), where="the line")
         if "inputs" not in payload:
             raise RequestError('"inputs" is missing: give the string to classify')
         inputs = payload["inputs"]

@@ -22,7 +22,6 @@ from stacks.container_image import (
     image_repository_arn,
     image_repository_name,
     image_uri,
-    processor_for,
 )
 from stacks.nag import acknowledge
 
@@ -38,11 +37,15 @@ MODEL_SERVER_TIMEOUT_SECONDS = 600
 SAGEMAKER_METRIC_NAMESPACES = "/aws/sagemaker/*"
 
 
-def container_environment(*, config: ZstcConfig, instance_type: str) -> dict[str, str]:
+def container_environment(*, config: ZstcConfig) -> dict[str, str]:
     """The environment variables of the serving container."""
     environment = {
         "ZSTC_MAX_CANDIDATE_LABELS": str(config.max_candidate_labels),
         "SAGEMAKER_MODEL_SERVER_TIMEOUT": str(MODEL_SERVER_TIMEOUT_SECONDS),
+        # One worker per instance. On a GPU each extra worker would load another copy of the
+        # model into the same memory; on a CPU each would run torch on every core and the
+        # workers would fight over them. One worker batches each request's pairs itself.
+        "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
     }
     if config.weights_source == "hub":
         environment["ZSTC_MODEL_ID"] = config.model_id
@@ -50,10 +53,6 @@ def container_environment(*, config: ZstcConfig, instance_type: str) -> dict[str
     else:
         # Packaged weights: nothing may try the hub (there is no network under isolation).
         environment["HF_HUB_OFFLINE"] = "1"
-    if processor_for(instance_type) == "gpu":
-        # One worker per GPU: each extra worker would load another copy of the model into the
-        # same GPU's memory and compete for it.
-        environment["SAGEMAKER_MODEL_SERVER_WORKERS"] = "1"
     return environment
 
 
@@ -151,7 +150,7 @@ class ServingModel(Construct):
                 image=image_uri(self, instance_type=instance_type),
                 model_data_url=self.artifact.s3_object_url,
                 mode="SingleModel",
-                environment=container_environment(config=config, instance_type=instance_type),
+                environment=container_environment(config=config),
             ),
             # Packaged weights need no network at all, so the container gets none.
             enable_network_isolation=config.weights_packaged,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from nli_label_orders import ENTAILMENT_LAST, NliModelFactory
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,13 +22,6 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 for importable in (REPO_ROOT, REPO_ROOT / "inference_code"):
     if str(importable) not in sys.path:
         sys.path.insert(0, str(importable))
-
-# label2id orders seen on real NLI checkpoints: bart-large-mnli puts entailment last,
-# several deberta and roberta NLI models put it first.
-ENTAILMENT_LAST = {"contradiction": 0, "neutral": 1, "entailment": 2}
-ENTAILMENT_FIRST = {"entailment": 0, "neutral": 1, "contradiction": 2}
-
-NliModelFactory = Callable[..., Path]
 
 
 def _bert_tokenizer_files() -> Path:

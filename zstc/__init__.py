@@ -1,1 +1,1 @@
-"""zstc: the command-line client and local tooling for zero-shot text classification on SageMaker."""
+"""zstc: command-line client and local tooling for zero-shot text classification on SageMaker."""

@@ -44,14 +44,13 @@ def _session(args: argparse.Namespace) -> Any:
 
 
 def _client(args: argparse.Namespace, service: str) -> Any:
-    from botocore.exceptions import NoRegionError
-
-    try:
-        return _session(args).client(service)
-    except NoRegionError as error:
+    session = _session(args)
+    # An empty AWS_REGION counts as none; botocore would build an invalid endpoint URL from it.
+    if not session.region_name:
         raise CliError(
             "no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION", exit_code=2
-        ) from error
+        )
+    return session.client(service)
 
 
 def _stack_prefix(args: argparse.Namespace) -> str:

@@ -14,7 +14,6 @@ never collide, and stop() only ever stops this instance's server.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import errno
 import importlib.util
@@ -483,34 +482,3 @@ class LocalEndpoint:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Serves a model directory until Ctrl-C: python -m zstc.local_endpoint MODEL_DIR."""
-    parser = argparse.ArgumentParser(
-        prog="python -m zstc.local_endpoint",
-        description="Serve a model directory with the SageMaker container's model server.",
-    )
-    parser.add_argument("model_dir", type=Path, help="laid out like the unpacked model.tar.gz")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--log-dir", type=Path)
-    args = parser.parse_args(argv)
-    endpoint = LocalEndpoint(args.model_dir, port=args.port, log_dir=args.log_dir)
-    try:
-        endpoint.start()
-    except LocalEndpointError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"serving {endpoint.model_dir} at {endpoint.url} (logs: {endpoint.server_log})")
-    try:
-        while endpoint.running:
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        endpoint.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -238,6 +238,13 @@ def build_model_archive(
     return output_path
 
 
+def _same_size_and_mtime(copy: Path, source: Path) -> bool:
+    if not copy.is_file():
+        return False
+    copied, original = copy.stat(), source.stat()
+    return copied.st_size == original.st_size and copied.st_mtime_ns == original.st_mtime_ns
+
+
 def prepare_model_dir(
     target: Path,
     *,
@@ -249,9 +256,9 @@ def prepare_model_dir(
 ) -> Path:
     """Lays out target exactly like the unpacked model.tar.gz; returns target (absolute).
 
-    code/ is always copied fresh. Weights are copied only when missing or of another size, since
-    a bart-large checkpoint is 1.6 GB. Files already in target that the archive would not hold
-    are left alone.
+    code/ is always copied fresh. A weights file is copied only when the target lacks it or
+    differs in size or modification time, since a bart-large checkpoint is 1.6 GB. Files already
+    in target that the archive would not hold are left alone.
     """
     entries = collect_entries(
         code_dir=code_dir,
@@ -270,13 +277,10 @@ def prepare_model_dir(
         destination = target / entry.arcname
         destination.parent.mkdir(parents=True, exist_ok=True)
         is_code = entry.arcname.startswith(f"{CODE_PREFIX}/")
-        if (
-            not is_code
-            and destination.is_file()
-            and destination.stat().st_size == entry.source.stat().st_size
-        ):
+        if not is_code and _same_size_and_mtime(destination, entry.source):
             continue
-        shutil.copyfile(entry.source, destination)
+        # copy2 keeps the source's mtime, which is what the next call compares.
+        shutil.copy2(entry.source, destination)
     return target
 
 

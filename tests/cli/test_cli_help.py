@@ -67,3 +67,15 @@ def test_console_script_is_installed() -> None:
     )
     assert completed.returncode == 0
     assert "classify" in completed.stdout and "package-model" in completed.stdout
+
+
+def test_missing_region_is_named_not_an_invalid_endpoint(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "")
+    monkeypatch.setenv("AWS_REGION", "")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    assert main(["batch", "status"]) == 2
+    assert capsys.readouterr().err == (
+        "zstc: error: no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION\n"
+    )

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import torch
 from classification_result import ZeroShotClassifier
-from conftest import ENTAILMENT_LAST
 from inference import input_fn, output_fn, predict_fn
 from model_loading import load_classifier
+from nli_label_orders import ENTAILMENT_LAST
 from transformers import AutoTokenizer, BartConfig, BartForSequenceClassification, pipeline
 
 TOLERANCE = 1e-5

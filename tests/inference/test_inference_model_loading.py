@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NliModelFactory
 from model_loading import (
     HUB_ALLOW_PATTERNS,
     HUB_FALLBACK_WEIGHT_PATTERNS,
@@ -20,6 +19,7 @@ from model_loading import (
     resolve_model_dir,
 )
 from nli_classifier import ModelLoadError, find_entailment_id
+from nli_label_orders import NliModelFactory
 from token_batching import max_batch_tokens_from_env
 
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 from classification_result import ZeroShotClassifier
-from conftest import ENTAILMENT_FIRST, ENTAILMENT_LAST, NliModelFactory
 from inference import input_fn, output_fn, predict_fn
 from model_loading import load_classifier
+from nli_label_orders import ENTAILMENT_FIRST, ENTAILMENT_LAST, NliModelFactory
 from request_contract import RequestError
 from transformers import pipeline
 

@@ -130,17 +130,13 @@ def test_hub_model_gets_model_id_and_network_and_one_worker_per_gpu(
     )
 
 
-def test_cpu_model_lets_the_server_pick_its_worker_count(cpu_app: SynthesizedApp) -> None:
+def test_cpu_model_runs_one_server_worker(cpu_app: SynthesizedApp) -> None:
     template, _ = _endpoint(cpu_app)
     template.has_resource_properties(
         "AWS::SageMaker::Model",
         {
             "PrimaryContainer": Match.object_like(
-                {
-                    "Environment": Match.object_like(
-                        {"SAGEMAKER_MODEL_SERVER_WORKERS": Match.absent()}
-                    )
-                }
+                {"Environment": Match.object_like({"SAGEMAKER_MODEL_SERVER_WORKERS": "1"})}
             )
         },
     )

@@ -78,9 +78,9 @@ def test_malformed_instance_type_names_the_value() -> None:
         supports_volume_kms_key("g4dn.xlarge")
 
 
-def test_container_environment_for_hub_weights_on_gpu() -> None:
+def test_container_environment_for_hub_weights() -> None:
     config = load_config({"model_id": "MoritzLaurer/deberta-v3-base-zeroshot-v2.0"})
-    assert container_environment(config=config, instance_type="ml.g5.xlarge") == {
+    assert container_environment(config=config) == {
         "ZSTC_MODEL_ID": "MoritzLaurer/deberta-v3-base-zeroshot-v2.0",
         "ZSTC_MODEL_REVISION": "main",
         "ZSTC_MAX_CANDIDATE_LABELS": "50",
@@ -89,10 +89,11 @@ def test_container_environment_for_hub_weights_on_gpu() -> None:
     }
 
 
-def test_container_environment_for_packaged_weights_on_cpu() -> None:
+def test_container_environment_for_packaged_weights() -> None:
     config = load_config({"model_weights": "package", "max_candidate_labels": 20})
-    assert container_environment(config=config, instance_type="ml.c7i.xlarge") == {
+    assert container_environment(config=config) == {
         "HF_HUB_OFFLINE": "1",
         "ZSTC_MAX_CANDIDATE_LABELS": "20",
         "SAGEMAKER_MODEL_SERVER_TIMEOUT": "600",
+        "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
     }

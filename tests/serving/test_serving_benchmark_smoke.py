@@ -16,7 +16,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 BENCHMARK = REPO_ROOT / "benchmarks" / "inference_benchmark.py"
 ROW = re.compile(
-    r"^\| \((?P<key>[abcd])\) (?P<title>[^|]+) \| (?P<texts>\d+) \| (?P<pairs>\d+) \| "
+    r"^\| \((?P<key>[abcd])\) (?P<title>[^|]+) \| (?P<texts>\d+) \| (?P<words>[\d.]+) \| "
+    r"(?P<pairs>\d+) \| "
     r"(?P<seconds>[\d.]+) \| (?P<rate>[\d.]+) \| (?P<ratio>[\d.]+)x \| (?P<diff>[^|]+) \|$",
     re.MULTILINE,
 )
@@ -56,6 +57,7 @@ def test_small_benchmark_reports_four_paths_with_ratios_and_score_differences(
     assert "fp32" in rows["c"]["title"] and "auto" in rows["d"]["title"]
     assert (rows["a"]["texts"], rows["b"]["texts"], rows["c"]["texts"]) == ("2", "2", "6")
     assert rows["c"]["pairs"] == str(6 * 9), "nine labels per text"
+    assert all(5 <= float(row["words"]) <= 60 for row in rows.values())
     for key, row in rows.items():
         rate_ratio = float(row["rate"]) / float(rows["a"]["rate"])
         # The table rounds rates and ratios to two decimals.

@@ -305,3 +305,18 @@ def test_cli_builds_the_archive_and_reports_errors(
 
     assert main([str(output), "--code-dir", str(tmp_path / "missing")]) == 2
     assert "code_dir" in capsys.readouterr().err
+
+
+def test_prepare_model_dir_recopies_weights_that_changed_in_place(
+    tmp_path: Path, code_dir: Path, weights_dir: Path
+) -> None:
+    target = prepare_model_dir(tmp_path / "prepared", code_dir=code_dir, weights_dir=weights_dir)
+    # Retrained weights of the same architecture: same size, new bytes, new time.
+    weights = weights_dir / "model.safetensors"
+    retrained = bytes(reversed(weights.read_bytes()))
+    weights.write_bytes(retrained)
+    os.utime(weights, (2_000_000_000, 2_000_000_000))
+
+    prepare_model_dir(target, code_dir=code_dir, weights_dir=weights_dir)
+
+    assert (target / "model.safetensors").read_bytes() == retrained
