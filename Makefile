@@ -19,6 +19,8 @@ LINTED := app.py stacks lambda inference_code zstc tests benchmarks scripts
 MODEL ?=
 # Extra CDK CLI arguments, e.g. CDK_ARGS="-c vpc=create -c model_weights=package".
 CDK_ARGS ?=
+# The recorded benchmark: every path on the same 64 texts; the report goes to docs/benchmarks.md.
+BENCH_ARGS ?= --texts 64 --stock-texts 64 --output docs/benchmarks.md
 
 .PHONY: help install lint test synth deploy destroy demo bench clean
 
@@ -67,7 +69,7 @@ demo: install
 	$(PYTHON) -m zstc.demo $(if $(MODEL),--model $(MODEL))
 
 bench: install
-	$(PYTHON) benchmarks/inference_benchmark.py
+	$(PYTHON) benchmarks/inference_benchmark.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out build

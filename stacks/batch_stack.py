@@ -5,13 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import aws_cdk as cdk
-import jsii
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
@@ -24,6 +22,7 @@ from constructs import Construct
 from stacks.config import ZstcConfig
 from stacks.data_layout import DATASETS_PREFIX, INPUT_PREFIX, MANIFESTS_PREFIX, OUTPUT_PREFIX
 from stacks.data_stack import DataStack
+from stacks.encrypted_queue_destination import EncryptedQueueDestination
 from stacks.instance_storage import supports_volume_kms_key
 from stacks.log_retention import retention
 from stacks.nag import acknowledge
@@ -49,53 +48,6 @@ SQS_BATCH_SIZE = 10
 TERMINAL_JOB_STATES = ["Completed", "Failed", "Stopped"]
 # The CDK's singleton that writes the bucket's notification configuration.
 NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
-
-
-@jsii.implements(s3.IBucketNotificationDestination)
-class EncryptedQueueDestination:
-    """S3 notifications to a queue encrypted with the data stack's key.
-
-    The CDK's SqsDestination grants S3 the key with an aws:SourceArn condition naming the
-    bucket. The key policy would then refer to the bucket, whose encryption refers to the key:
-    a circular dependency inside the data stack. Here the key statement is scoped by account
-    instead, and the queue policy (in this stack) keeps the bucket condition.
-    """
-
-    def __init__(self, *, queue: sqs.Queue, key: kms.IKey, bucket_arn: str) -> None:
-        self._queue = queue
-        self._key = key
-        self._bucket_arn = bucket_arn
-
-    def bind(self, scope: Construct, bucket: object) -> s3.BucketNotificationDestinationConfig:
-        self._queue.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowDataBucketNotifications",
-                principals=[iam.ServicePrincipal("s3.amazonaws.com")],
-                actions=["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
-                resources=[self._queue.queue_arn],
-                conditions={
-                    "ArnLike": {"aws:SourceArn": self._bucket_arn},
-                    "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
-                },
-            )
-        )
-        # A key imported from an ARN ignores this; its owner must allow S3 the same.
-        self._key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowS3NotificationsToEncryptedQueues",
-                principals=[iam.ServicePrincipal("s3.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                # In a key policy "*" means this key.
-                resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
-            )
-        )
-        # S3 checks that it may send to the queue when the configuration is saved.
-        return s3.BucketNotificationDestinationConfig(
-            arn=self._queue.queue_arn,
-            type=s3.BucketNotificationDestinationType.QUEUE,
-            dependencies=[self._queue.node.find_child("Policy")],
-        )
 
 
 def job_name_prefix(config: ZstcConfig) -> str:

@@ -159,7 +159,7 @@ def test_forcing_nli_kind_on_an_embedding_model_is_rejected(minilm_model_dir: Pa
 def test_batch_token_budget_env() -> None:
     import torch
 
-    assert max_batch_tokens_from_env(device=torch.device("cpu"), environ={}) == 4096
+    assert max_batch_tokens_from_env(device=torch.device("cpu"), environ={}) == 1024
     assert max_batch_tokens_from_env(device=torch.device("cuda"), environ={}) == 16384
     assert (
         max_batch_tokens_from_env(

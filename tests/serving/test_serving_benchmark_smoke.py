@@ -18,7 +18,8 @@ BENCHMARK = REPO_ROOT / "benchmarks" / "inference_benchmark.py"
 ROW = re.compile(
     r"^\| \((?P<key>[abcd])\) (?P<title>[^|]+) \| (?P<texts>\d+) \| (?P<words>[\d.]+) \| "
     r"(?P<pairs>\d+) \| "
-    r"(?P<seconds>[\d.]+) \| (?P<rate>[\d.]+) \| (?P<ratio>[\d.]+)x \| (?P<diff>[^|]+) \|$",
+    r"(?P<seconds>[\d.]+) \| (?P<rate>[\d.]+) \| (?P<ratio>[\d.]+)x \| (?P<diff>[^|]+) \| "
+    r"(?P<gflops>\d+) \| (?P<share>\d+)% of (?P<dtype>fp32|bf16|fp16) \|$",
     re.MULTILINE,
 )
 
@@ -35,8 +36,6 @@ def test_small_benchmark_reports_four_paths_with_ratios_and_score_differences(
             "--small",
             "--texts",
             "6",
-            "--stock-texts",
-            "2",
             "--output",
             str(report_path),
         ],
@@ -55,7 +54,9 @@ def test_small_benchmark_reports_four_paths_with_ratios_and_score_differences(
     assert "HF_TASK=zero-shot-classification" in rows["a"]["title"]
     assert "batch_size 32" in rows["b"]["title"]
     assert "fp32" in rows["c"]["title"] and "auto" in rows["d"]["title"]
-    assert (rows["a"]["texts"], rows["b"]["texts"], rows["c"]["texts"]) == ("2", "2", "6")
+    assert {row["texts"] for row in rows.values()} == {"6"}, "every path on the same texts"
+    assert (rows["a"]["dtype"], rows["c"]["dtype"]) == ("fp32", "fp32")
+    assert "Matrix-multiplication peak measured in this run" in report
     assert rows["c"]["pairs"] == str(6 * 9), "nine labels per text"
     assert all(5 <= float(row["words"]) <= 60 for row in rows.values())
     for key, row in rows.items():
