@@ -20,7 +20,7 @@ MODEL ?=
 # Extra CDK CLI arguments, e.g. CDK_ARGS="-c vpc=create -c model_weights=package".
 CDK_ARGS ?=
 # The recorded benchmark: every path on the same 64 texts; the report goes to docs/benchmarks.md.
-BENCH_ARGS ?= --texts 64 --stock-texts 64 --output docs/benchmarks.md
+BENCH_ARGS ?= --texts 64 --output docs/benchmarks.md
 
 .PHONY: help install lint test synth deploy destroy demo bench clean
 
