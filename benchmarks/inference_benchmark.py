@@ -52,18 +52,9 @@ for importable in (REPO_ROOT, REPO_ROOT / "inference_code"):
     if str(importable) not in sys.path:
         sys.path.insert(0, str(importable))
 
-# The New Year's resolutions categories of the JumpStart zero-shot example.
-LABELS = (
-    "Health",
-    "Humor",
-    "Personal Growth",
-    "Philanthropic",
-    "Leisure",
-    "Career",
-    "Finance",
-    "Education",
-    "Time Management",
-)
+from zstc.reference_categories import REFERENCE_CATEGORIES  # noqa: E402
+
+LABELS = REFERENCE_CATEGORIES
 NLI_LABEL2ID = {"contradiction": 0, "neutral": 1, "entailment": 2}
 MIN_WORDS, MAX_WORDS = 5, 60
 HEAD_SCALE = 8.0

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
-from request_contract import TextTask
+from request_contract import DEFAULT_HYPOTHESIS_TEMPLATE, ClassificationParameters, TextTask
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,20 +33,31 @@ class TaskFailure:
 Outcome = Classification | TaskFailure
 
 
-class ZeroShotClassifier(Protocol):
+class ZeroShotClassifier(ABC):
     """What the inference handler (and the benchmark) needs from either classifier kind."""
 
     kind: str
 
-    def classify_tasks(self, tasks: Sequence[TextTask]) -> list[Outcome]: ...
+    @abstractmethod
+    def classify_tasks(self, tasks: Sequence[TextTask]) -> list[Outcome]:
+        """One outcome per task, in order; a text that cannot be classified fails alone."""
 
     def classify(
         self,
         texts: Sequence[str],
         labels: Sequence[str],
-        hypothesis_template: str = ...,
-        multi_label: bool = ...,
-    ) -> list[dict[str, Any]]: ...
+        hypothesis_template: str = DEFAULT_HYPOTHESIS_TEMPLATE,
+        multi_label: bool = False,
+    ) -> list[dict[str, Any]]:
+        """The public entry point for scripts and benchmarks: one result dict per text."""
+        parameters = ClassificationParameters(
+            candidate_labels=tuple(labels),
+            multi_label=multi_label,
+            hypothesis_template=hypothesis_template,
+        )
+        return results_or_raise(
+            self.classify_tasks([TextTask(text=text, parameters=parameters) for text in texts])
+        )
 
 
 def ranked(*, sequence: str, labels: Sequence[str], scores: np.ndarray) -> Classification:

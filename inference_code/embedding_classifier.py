@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from classification_result import Outcome, ranked, results_or_raise
-from request_contract import DEFAULT_HYPOTHESIS_TEMPLATE, ClassificationParameters, TextTask
+from classification_result import Outcome, ZeroShotClassifier, ranked
+from request_contract import TextTask
 from token_batching import attention_mask, pad_right, plan_batches
 
 SINGLE_LABEL_TEMPERATURE = 0.05
@@ -191,7 +191,7 @@ def multi_label_scores(similarities: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(similarities - MULTI_LABEL_CENTER) / MULTI_LABEL_WIDTH))
 
 
-class EmbeddingClassifier:
+class EmbeddingClassifier(ZeroShotClassifier):
     """Zero-shot classification by similarity of text and hypothesis embeddings."""
 
     kind = "embedding"
@@ -223,23 +223,6 @@ class EmbeddingClassifier:
         limits = [getattr(self.model.config, "max_position_embeddings", _UNBOUNDED_LENGTH)]
         limits.append(self.tokenizer.model_max_length)
         return int(min(limits))
-
-    def classify(
-        self,
-        texts: Sequence[str],
-        labels: Sequence[str],
-        hypothesis_template: str = DEFAULT_HYPOTHESIS_TEMPLATE,
-        multi_label: bool = False,
-    ) -> list[dict[str, Any]]:
-        """The public entry point for scripts and benchmarks: one result dict per text."""
-        parameters = ClassificationParameters(
-            candidate_labels=tuple(labels),
-            multi_label=multi_label,
-            hypothesis_template=hypothesis_template,
-        )
-        return results_or_raise(
-            self.classify_tasks([TextTask(text=text, parameters=parameters) for text in texts])
-        )
 
     def classify_tasks(self, tasks: Sequence[TextTask]) -> list[Outcome]:
         texts = list(dict.fromkeys(task.text for task in tasks))

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from classification_result import Outcome, TaskFailure, ranked, results_or_raise
-from request_contract import DEFAULT_HYPOTHESIS_TEMPLATE, ClassificationParameters, TextTask
+from classification_result import Outcome, TaskFailure, ZeroShotClassifier, ranked
+from request_contract import TextTask
 from token_batching import attention_mask, pad_right, plan_batches
 
 # transformers' marker for "this tokenizer has no real length limit".
@@ -62,7 +62,7 @@ def label_scores(*, logits: np.ndarray, entailment_id: int, multi_label: bool) -
     return exp / exp.sum()
 
 
-class NliClassifier:
+class NliClassifier(ZeroShotClassifier):
     """Zero-shot classification with an NLI cross-encoder."""
 
     kind = "nli"
@@ -88,23 +88,6 @@ class NliClassifier:
         forward_parameters = inspect.signature(model.forward).parameters
         # Sequence-classification heads never reuse a decoder cache; building it costs time.
         self._extra_forward_args = {"use_cache": False} if "use_cache" in forward_parameters else {}
-
-    def classify(
-        self,
-        texts: Sequence[str],
-        labels: Sequence[str],
-        hypothesis_template: str = DEFAULT_HYPOTHESIS_TEMPLATE,
-        multi_label: bool = False,
-    ) -> list[dict[str, Any]]:
-        """The public entry point for scripts and benchmarks: one result dict per text."""
-        parameters = ClassificationParameters(
-            candidate_labels=tuple(labels),
-            multi_label=multi_label,
-            hypothesis_template=hypothesis_template,
-        )
-        return results_or_raise(
-            self.classify_tasks([TextTask(text=text, parameters=parameters) for text in texts])
-        )
 
     def classify_tasks(self, tasks: Sequence[TextTask]) -> list[Outcome]:
         premises: list[str] = []

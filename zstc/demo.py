@@ -24,24 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from zstc.cli_errors import CliError
+from zstc.reference_categories import REFERENCE_CATEGORIES
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
 SAMPLE_FILE = PACKAGE_DIR / "data" / "new_years_resolutions.jsonl"
 DEFAULT_OUTPUT_DIR = REPO_ROOT / "demo-output"
 CDK_CLI = REPO_ROOT / "node_modules" / ".bin" / "cdk"
-# The nine categories of the reference solution (SageMaker JumpStart zero-shot example).
-CATEGORIES: tuple[str, ...] = (
-    "Health",
-    "Humor",
-    "Personal Growth",
-    "Philanthropic",
-    "Leisure",
-    "Career",
-    "Finance",
-    "Education",
-    "Time Management",
-)
+CATEGORIES = REFERENCE_CATEGORIES
 SYNTH_TIMEOUT_S = 600.0
 
 

@@ -21,6 +21,8 @@ from nli_label_orders import ENTAILMENT_FIRST, ENTAILMENT_LAST, NliModelFactory
 from request_contract import RequestError
 from transformers import pipeline
 
+from zstc.reference_categories import REFERENCE_CATEGORIES
+
 TOLERANCE = 1e-5
 CASES_PER_MODEL = 40
 WORDS = (
@@ -81,15 +83,7 @@ WORDS = (
 )
 UNICODE_WORDS = ["café", "naïve", "日本語", "résumé", "🏃", "💰", "📚", "😂", "Zürich", "straße"]
 LABELS = [
-    "Health",
-    "Humor",
-    "Personal Growth",
-    "Philanthropic",
-    "Leisure",
-    "Career",
-    "Finance",
-    "Education",
-    "Time Management",
+    *REFERENCE_CATEGORIES,
     "santé 🍎",
     "日本",
 ]
