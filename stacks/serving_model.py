@@ -57,7 +57,7 @@ def container_environment(*, config: ZstcConfig) -> dict[str, str]:
 
 
 class ServingModel(Construct):
-    """A SageMaker Model (CfnModel) serving model.tar.gz on the HF inference image, with its execution role."""  # noqa: E501
+    """A SageMaker Model serving model.tar.gz on the HF inference image, with its role."""
 
     def __init__(
         self,
