@@ -214,6 +214,36 @@ class BatchStack(cdk.Stack):
         # what it publishes to this topic (a key imported from an ARN needs it added by hand).
         return topic
 
+    def _function_logs_and_role(
+        self,
+        *,
+        name: str,
+        description: str,
+        config: ZstcConfig,
+        data: DataStack,
+        removal: cdk.RemovalPolicy,
+    ) -> tuple[logs.LogGroup, iam.Role]:
+        """A Lambda function's own log group (with retention) and a role that may write to it.
+
+        Our own role: the CDK's default one carries the AWSLambdaBasicExecutionRole managed
+        policy, which may write to any log group.
+        """
+        log_group = logs.LogGroup(
+            self,
+            f"{name}Logs",
+            retention=retention(config.log_retention_days),
+            encryption_key=data.log_encryption_key,
+            removal_policy=removal,
+        )
+        role = iam.Role(
+            self,
+            f"{name}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=description,
+        )
+        log_group.grant_write(role)
+        return log_group, role
+
     def _trigger_function(
         self,
         *,
@@ -223,22 +253,13 @@ class BatchStack(cdk.Stack):
         prefix: str,
         removal: cdk.RemovalPolicy,
     ) -> lambda_.Function:
-        log_group = logs.LogGroup(
-            self,
-            "TriggerLogs",
-            retention=retention(config.log_retention_days),
-            encryption_key=data.log_encryption_key,
-            removal_policy=removal,
-        )
-        # Our own role: the default one carries the AWSLambdaBasicExecutionRole managed policy,
-        # which may write to any log group.
-        role = iam.Role(
-            self,
-            "TriggerRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        log_group, role = self._function_logs_and_role(
+            name="Trigger",
             description="zstc transform trigger: start this stack's transform jobs",
+            config=config,
+            data=data,
+            removal=removal,
         )
-        log_group.grant_write(role)
         function = lambda_.Function(
             self,
             "TransformTrigger",
@@ -352,18 +373,12 @@ class BatchStack(cdk.Stack):
         the CDK's notification custom resource lives in this stack, in its "unmanaged" mode that
         leaves any other notification of the bucket in place.
         """
-        handler_logs = logs.LogGroup(
-            self,
-            "BucketNotificationsLogs",
-            retention=retention(config.log_retention_days),
-            encryption_key=data.log_encryption_key,
-            removal_policy=removal,
-        )
-        handler_role = iam.Role(
-            self,
-            "BucketNotificationsRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        handler_logs, handler_role = self._function_logs_and_role(
+            name="BucketNotifications",
             description="zstc: writes the data bucket's notification configuration",
+            config=config,
+            data=data,
+            removal=removal,
         )
         handler_role.add_to_policy(
             iam.PolicyStatement(
@@ -372,7 +387,6 @@ class BatchStack(cdk.Stack):
                 resources=[self.bucket_arn],
             )
         )
-        handler_logs.grant_write(handler_role)
         bucket = s3.Bucket.from_bucket_attributes(
             self,
             "DataBucket",
