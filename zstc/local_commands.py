@@ -120,18 +120,10 @@ def resolve_model(
         raise CliError(f"--model: {error}", exit_code=2) from error
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as content:
-        for block in iter(lambda: content.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def package_model(*, model: str | None, revision: str | None, output: Path) -> tuple[Path, str]:
     """Builds model.tar.gz: code only (no --model), a directory's files, or a hub snapshot."""
     from zstc.hub_snapshot import HubDownloadError
-    from zstc.model_artifact import ModelArtifactError, build_model_archive
+    from zstc.model_artifact import ModelArtifactError, build_model_archive, file_sha256
 
     try:
         if model is None:
@@ -152,7 +144,7 @@ def package_model(*, model: str | None, revision: str | None, output: Path) -> t
             )
     except (ModelArtifactError, HubDownloadError) as error:
         raise CliError(f"--model: {error}", exit_code=2) from error
-    return path, sha256_of(path)
+    return path, file_sha256(path)
 
 
 def wait_for_stop(

@@ -13,19 +13,17 @@ time or file name), so the CDK asset hash only changes when the code or the weig
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import hashlib
 import os
 import shutil
-import sys
 import tarfile
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from zstc.hub_snapshot import HubDownloadError, download_snapshot, select_model_files
+from zstc.hub_snapshot import download_snapshot, select_model_files
 
 INFERENCE_CODE_DIR = Path(__file__).resolve().parent.parent / "inference_code"
 CODE_PREFIX = "code"
@@ -190,7 +188,7 @@ def _write_archive(entries: Sequence[ArchiveEntry], destination: Path) -> None:
                 archive.addfile(_tar_info(name, is_dir=False, size=size), content)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as content:
         for block in iter(lambda: content.read(1 << 20), b""):
@@ -228,7 +226,7 @@ def build_model_archive(
     temporary = Path(temporary_name)
     try:
         _write_archive(entries, temporary)
-        if output_path.is_file() and _sha256(output_path) == _sha256(temporary):
+        if output_path.is_file() and file_sha256(output_path) == file_sha256(temporary):
             temporary.unlink()
         else:
             os.chmod(temporary, FILE_MODE)
@@ -282,34 +280,3 @@ def prepare_model_dir(
         # copy2 keeps the source's mtime, which is what the next call compares.
         shutil.copy2(entry.source, destination)
     return target
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m zstc.model_artifact",
-        description="Build a deterministic model.tar.gz for the SageMaker Hugging Face container.",
-    )
-    parser.add_argument("output", type=Path, help="where to write model.tar.gz")
-    parser.add_argument("--code-dir", type=Path, default=INFERENCE_CODE_DIR)
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--weights-dir", type=Path, help="package this model directory's files")
-    source.add_argument("--hub-model-id", help="download this hub model and package it")
-    parser.add_argument("--hub-revision", help="pinned revision (commit hash) of --hub-model-id")
-    args = parser.parse_args(argv)
-    try:
-        path = build_model_archive(
-            args.output,
-            code_dir=args.code_dir,
-            weights_dir=args.weights_dir,
-            hub_model_id=args.hub_model_id,
-            hub_revision=args.hub_revision,
-        )
-    except (ModelArtifactError, HubDownloadError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"{path}  sha256={_sha256(path)}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

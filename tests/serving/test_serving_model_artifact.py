@@ -15,7 +15,6 @@ from zstc.model_artifact import (
     INFERENCE_CODE_DIR,
     ModelArtifactError,
     build_model_archive,
-    main,
     prepare_model_dir,
 )
 
@@ -293,18 +292,6 @@ def test_a_weights_dir_without_config_is_refused(tmp_path: Path, code_dir: Path)
 
     with pytest.raises(ModelArtifactError, match=r"weights_dir: .* has no config\.json"):
         build_model_archive(tmp_path / "model.tar.gz", code_dir=code_dir, weights_dir=not_a_model)
-
-
-def test_cli_builds_the_archive_and_reports_errors(
-    tmp_path: Path, code_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    output = tmp_path / "cli" / "model.tar.gz"
-
-    assert main([str(output), "--code-dir", str(code_dir)]) == 0
-    assert f"sha256={_sha256(output)}" in capsys.readouterr().out
-
-    assert main([str(output), "--code-dir", str(tmp_path / "missing")]) == 2
-    assert "code_dir" in capsys.readouterr().err
 
 
 def test_prepare_model_dir_recopies_weights_that_changed_in_place(
