@@ -41,12 +41,15 @@ def container_environment(*, config: ZstcConfig) -> dict[str, str]:
     """The environment variables of the serving container."""
     environment = {
         "ZSTC_MAX_CANDIDATE_LABELS": str(config.max_candidate_labels),
+        "ZSTC_MAX_PAIRS_PER_REQUEST": str(config.max_pairs_per_request),
         "SAGEMAKER_MODEL_SERVER_TIMEOUT": str(MODEL_SERVER_TIMEOUT_SECONDS),
         # One worker per instance. On a GPU each extra worker would load another copy of the
         # model into the same memory; on a CPU each would run torch on every core and the
         # workers would fight over them. One worker batches each request's pairs itself.
         "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
     }
+    if config.model_kind != "auto":
+        environment["ZSTC_MODEL_KIND"] = config.model_kind
     if config.weights_source == "hub":
         environment["ZSTC_MODEL_ID"] = config.model_id
         environment["ZSTC_MODEL_REVISION"] = config.model_revision
