@@ -8,8 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from request_contract import DEFAULT_HYPOTHESIS_TEMPLATE, ClassificationParameters, TextTask
-from text_safety import bounded_message
+from request_contract import (
+    DEFAULT_HYPOTHESIS_TEMPLATE,
+    ClassificationParameters,
+    TextTask,
+    bounded_message,
+)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -33,17 +33,26 @@ Limits, each answered with a 400 that names it:
 Every error message names the field, the bad value and what is allowed, because the toolkit
 turns the message into the HTTP 400 body the caller sees. Messages are bounded in length and
 never carry raw Python exception text.
+
+Lone surrogates: JSON may carry a lone UTF-16 surrogate as an escape ("\\ud800"), and json.loads
+turns it into a str that UTF-8 cannot encode. multi-model-server encodes every response body and
+error message with str.encode("utf-8") after the handler returned (mms 1.1.11,
+mms/protocol/otf_message_handler.py, create_predict_response), outside any error handling, so one
+such character kills the worker process. Everything echoed (ids, texts, labels, messages)
+therefore goes through escape_lone_surrogates or bounded_message below.
+
+This module imports nothing from its siblings: the zstc client loads it alone, by file path, to
+check JSON Lines files with the endpoint's own rules (zstc/bundled_code.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import string
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn
-
-from text_safety import bounded_message, first_lone_surrogate
 
 DEFAULT_HYPOTHESIS_TEMPLATE = "This example is {}."
 DEFAULT_MAX_CANDIDATE_LABELS = 50
@@ -68,7 +77,35 @@ _ALLOWED_PARAMETER_KEYS = ("candidate_labels", "multi_label", "hypothesis_templa
 # Longest bad value quoted back in an error message, so messages stay readable.
 _QUOTE_LIMIT = 80
 
+# Longest error message sent to a caller: enough for the field, the bad value (quoted short)
+# and what is allowed; a 100 KB label must not make a 100 KB error.
+MAX_MESSAGE_CHARS = 500
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
 BodyFormat = Literal["json", "jsonlines"]
+
+
+def first_lone_surrogate(text: str) -> int | None:
+    """The index of the first lone surrogate in text, or None when text is valid Unicode."""
+    match = _LONE_SURROGATE.search(text)
+    return None if match is None else match.start()
+
+
+def escape_lone_surrogates(text: str) -> str:
+    """Each lone surrogate as its JSON escape (\\udXXX), which UTF-8 can carry.
+
+    Applied to json.dumps output, a surrogate can only sit inside a string literal, where the
+    escape decodes back to the same character: an echoed id stays exactly what was sent.
+    """
+    return _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def bounded_message(message: str, *, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """message, made encodable and cut to at most limit characters."""
+    safe = escape_lone_surrogates(message)
+    if len(safe) <= limit:
+        return safe
+    return safe[: limit - 3] + "..."
 
 
 class RequestError(ValueError):

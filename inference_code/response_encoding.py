@@ -26,8 +26,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from request_contract import JSON_CONTENT_TYPE, JSON_LINES_CONTENT_TYPE, RequestError
-from text_safety import escape_lone_surrogates
+from request_contract import (
+    JSON_CONTENT_TYPE,
+    JSON_LINES_CONTENT_TYPE,
+    RequestError,
+    escape_lone_surrogates,
+)
 
 # The toolkit's stand-in for a missing Accept header (content_types.JSON in the toolkit).
 TOOLKIT_DEFAULT_ACCEPT = JSON_CONTENT_TYPE

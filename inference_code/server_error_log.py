@@ -19,8 +19,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from request_contract import RequestError
-from text_safety import bounded_message
+from request_contract import RequestError, bounded_message
 
 SERVER_ERROR_MARKER = "ZSTC_SERVER_ERROR"
 SERVER_ERROR_MESSAGE = (
