@@ -15,6 +15,8 @@ model_loading.py, precision.py, token_batching.py and request_contract.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from classification_result import TaskFailure, ZeroShotClassifier
@@ -28,7 +30,19 @@ from request_contract import (
     parse_request,
 )
 from response_encoding import JsonLinesPrediction, JsonPrediction, Prediction, encode_prediction
-from server_error_log import ServerError, server_errors_logged
+from server_error_log import ServerError, log_server_error
+
+
+@contextmanager
+def server_errors_logged(stage: str) -> Iterator[None]:
+    """Lets a RequestError through as it is; logs anything else once, as a server error."""
+    try:
+        yield
+    except (RequestError, ServerError):
+        raise
+    except Exception as error:
+        log_server_error(stage=stage, error=error)
+        raise ServerError() from None
 
 
 def model_fn(model_dir: str, context: Any = None) -> ZeroShotClassifier:
