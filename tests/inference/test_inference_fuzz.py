@@ -36,7 +36,7 @@ from sagemaker_huggingface_inference_toolkit.handler_service import HuggingFaceH
 JSON = "application/json"
 JSON_LINES = "application/jsonlines"
 FUZZ_SETTINGS = settings(
-    max_examples=150,
+    max_examples=100,
     derandomize=True,
     deadline=None,
     database=None,
