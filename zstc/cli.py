@@ -324,6 +324,41 @@ def cmd_local_batch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from zstc.endpoint_client import parse_labels
+    from zstc.evaluation.eval_entry import EvalOptions, run_eval
+
+    def open_endpoint() -> tuple[Any, str]:
+        from zstc.stack_outputs import endpoint_name
+
+        name = args.endpoint_name or endpoint_name(
+            cloudformation=_client(args, "cloudformation"), stack_prefix=_stack_prefix(args)
+        )
+        return _client(args, "sagemaker-runtime"), name
+
+    options = EvalOptions(
+        file=Path(args.file) if args.file else None,
+        models=args.model or (),
+        revision=args.revision,
+        work_dir=args.work_dir,
+        local_url=args.local,
+        open_endpoint=open_endpoint if args.endpoint or args.endpoint_name else None,
+        results=Path(args.results) if args.results else None,
+        templates=args.template or (),
+        wording_files=[Path(path) for path in args.wording or ()],
+        labels=parse_labels(args.labels) if args.labels else None,
+        threshold=args.threshold,
+        top_k=args.top_k or (2, 3),
+        resamples=args.resamples,
+        seed=args.seed,
+        output=args.output,
+        report_dir=args.report,
+        per_text=args.per_text,
+        progress=not args.no_progress,
+    )
+    return run_eval(options)
+
+
 def cmd_package_model(args: argparse.Namespace) -> int:
     from zstc.local_commands import package_model
 
@@ -375,6 +410,61 @@ def _port(text: str) -> int:
     if not text.isdigit() or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535)")
     return int(text)
+
+
+def _add_eval_parser(commands: Any) -> None:
+    evaluate = commands.add_parser(
+        "eval",
+        help="measure labels, templates and models on a labelled sample",
+        description='Classify a labelled sample (batch-input lines plus "label", or '
+        '"labels" for multi-label) and report accuracy, macro-F1, per-label scores, the '
+        "confusion matrix and the worst mistakes. Several --template, --wording and --model "
+        "values are compared side by side with a paired bootstrap.",
+    )
+    evaluate.add_argument(
+        "file", metavar="FILE", nargs="?", help="labelled JSON Lines (default: the bundled sample)"
+    )
+    evaluate.add_argument(
+        "--model",
+        action="append",
+        help="model to run in-process (directory, model.tar.gz or hub id); repeat to compare "
+        "(default: the bundled all-MiniLM-L6-v2)",
+    )
+    evaluate.add_argument("--revision", help="hub revision for hub --model ids")
+    evaluate.add_argument("--work-dir", type=Path, help="where prepared model directories are kept")
+    evaluate.add_argument("--local", metavar="URL", help="classify on a local endpoint instead")
+    evaluate.add_argument(
+        "--endpoint", action="store_true", help="classify on the deployed endpoint instead"
+    )
+    evaluate.add_argument("--endpoint-name", help="deployed endpoint name (implies --endpoint)")
+    evaluate.add_argument(
+        "--results", metavar="OUT", help="score a finished batch job's output over FILE; no model"
+    )
+    evaluate.add_argument(
+        "--template", action="append", help="hypothesis template with {}; repeat to compare"
+    )
+    evaluate.add_argument(
+        "--wording",
+        action="append",
+        metavar="JSON",
+        help="file mapping the wording sent to the label in FILE, e.g. "
+        '{"money and saving": "Finance"}; repeat to compare',
+    )
+    evaluate.add_argument("--labels", help="candidate labels, e.g. a,b,c (default: FILE's labels)")
+    evaluate.add_argument(
+        "--threshold", type=float, default=0.5, help="multi-label decision threshold (0.5)"
+    )
+    evaluate.add_argument(
+        "--top-k", type=int, action="append", help="top-k accuracy to report (default 2 and 3)"
+    )
+    evaluate.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")
+    evaluate.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    evaluate.add_argument("--output", choices=("table", "json"), default="table")
+    evaluate.add_argument("--report", type=Path, metavar="DIR", help="write PNGs and report.html")
+    evaluate.add_argument("--per-text", action="store_true", help="list every text's prediction")
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_aws_options(evaluate)
+    evaluate.set_defaults(handler=cmd_eval)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -510,6 +600,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     local_batch.add_argument("--no-progress", action="store_true", help="no progress bar")
     local_batch.set_defaults(handler=cmd_local_batch)
+
+    _add_eval_parser(commands)
 
     package = commands.add_parser(
         "package-model",
