@@ -89,7 +89,7 @@ def test_cli_eval_local_prints_json_for_scripts(
     in_process: tuple[EvaluationReport, RecordingClassifier],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code = main(["eval", "--local", local_endpoint.url, "--output", "json", "--no-progress"])
+    code = main(["eval", "--local", local_endpoint.url, "--output", "json"])
     out = capsys.readouterr().out
     assert code == 0
     document = json.loads(out)
@@ -166,18 +166,20 @@ def test_cli_eval_endpoint_uses_the_named_endpoint(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import zstc.cli
+    from zstc.cli_context import Settings
 
     _, recorder = in_process
     # The first configuration's requests only: --template is not given on this command line.
     first_configuration = recorder.exchanges[: len(recorder.exchanges) // len(TEMPLATES)]
     runtime, stubber = _stubbed_runtime(first_configuration)
 
-    def client(args: object, service: str) -> object:
+    def client(settings: Settings, service: str) -> object:
         assert service == "sagemaker-runtime", "the endpoint name is given: no stack lookup"
+        assert settings.region == "eu-west-1"
         return runtime
 
-    monkeypatch.setattr(zstc.cli, "_client", client)
+    # The AWS boundary: the client factory hands out the stubbed sagemaker-runtime client.
+    monkeypatch.setattr(Settings, "client", client)
     code = main(
         [
             "eval",
@@ -185,7 +187,6 @@ def test_cli_eval_endpoint_uses_the_named_endpoint(
             ENDPOINT,
             "--template",
             TEMPLATES[0],
-            "--no-progress",
             "--region",
             "eu-west-1",
         ]

@@ -64,8 +64,8 @@ def test_every_bad_line_is_reported_by_its_line_number(tmp_path: Path) -> None:
     assert "line 2: invalid JSON" in message
     assert "line 3: missing field 'label'" in message
     assert "line 4: has both 'label' and 'labels'" in message
-    assert "line 5: 'inputs' is empty" in message
-    assert "line 6: unknown keys ['paramaters']" in message
+    assert 'line 5: "inputs" is an empty string' in message
+    assert "line 6: the line has unknown keys ['paramaters']" in message
     assert "line 7: true label(s) 'C' not among the candidate labels ['A', 'B']" in message
     assert "line 1:" not in message and "line 8:" not in message
     assert "8 lines checked, 6 with problems; nothing evaluated" in message
