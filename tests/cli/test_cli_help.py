@@ -39,6 +39,7 @@ HELP_MENTIONS: dict[tuple[str, ...], tuple[str, ...]] = {
     ),
     ("package-model",): ("--model", "--revision", "--output-file"),
     ("doctor",): ("--port", "--local-only", "--region", "--output"),
+    ("eval",): ("FILE", "--template", "--wording", "--model", "--local", "--results", "--report"),
 }
 
 
