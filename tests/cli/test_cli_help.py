@@ -21,7 +21,7 @@ HELP_MENTIONS: dict[tuple[str, ...], tuple[str, ...]] = {
         "completion",
         "--version",
         "--output",
-    ),  # fmt: skip
+    ),
     ("classify",): ("TEXT", "--labels", "--multi-label", "--template", "--local", "--json"),
     ("batch",): ("submit", "status", "results"),
     ("batch", "submit"): ("FILE", "--labels", "--on-bad-lines", "--parts", "--split-mb"),
