@@ -15,14 +15,14 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 CDK := $(CURDIR)/node_modules/.bin/cdk
-LINTED := app.py stacks lambda inference_code zstc tests benchmarks scripts
+LINTED := app.py stacks lambda inference_code zstc tests benchmarks scripts integ
 MODEL ?=
 # Extra CDK CLI arguments, e.g. CDK_ARGS="-c vpc=create -c model_weights=package".
 CDK_ARGS ?=
 # The recorded benchmark: every path on the same 64 texts; the report goes to docs/benchmarks.md.
 BENCH_ARGS ?= --texts 64 --output docs/benchmarks.md
 
-.PHONY: help install lint test synth deploy destroy demo bench clean
+.PHONY: help install lint test synth deploy destroy demo bench clean integ integ-destroy
 
 help:
 	@echo "make demo     classify sample texts offline on the bundled model (no AWS account)"
@@ -32,6 +32,7 @@ help:
 	@echo "make destroy  cdk destroy --all"
 	@echo "make bench    inference benchmark: stock pipeline vs zstc, pairs per second"
 	@echo "make lint     ruff check, ruff format --check and mypy"
+	@echo "make integ    deploy a cheap copy into your AWS account, check every promise, destroy it"
 
 $(PYTHON_STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@echo "==> Installing Python dependencies into $(VENV)"
@@ -51,7 +52,7 @@ install: $(PYTHON_STAMP) $(NODE_STAMP)
 lint: install
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
-	$(VENV)/bin/mypy app.py stacks inference_code zstc benchmarks scripts && MYPYPATH=lambda/transform_trigger $(VENV)/bin/mypy lambda/transform_trigger
+	$(VENV)/bin/mypy app.py stacks inference_code zstc benchmarks scripts integ --exclude integ/checker && MYPYPATH=lambda/transform_trigger $(VENV)/bin/mypy lambda/transform_trigger && MYPYPATH=integ/checker $(VENV)/bin/mypy integ/checker
 
 test: lint
 	$(VENV)/bin/pytest
@@ -67,6 +68,15 @@ destroy: install
 
 demo: install
 	$(PYTHON) -m zstc.demo $(if $(MODEL),--model $(MODEL))
+
+# The integration run (README, "Verify in your account"): needs AWS credentials and a
+# bootstrapped account; without credentials it stops before deploying anything.
+integ: install
+	$(PYTHON) -m integ.run
+
+# Removes the integration stacks by hand, e.g. after an interrupted `make integ`.
+integ-destroy: install
+	$(CDK) destroy --all --force --app "$(PYTHON) integ/integ_zstc_flow.py" --output build/integ/cdk.out
 
 bench: install
 	$(PYTHON) benchmarks/inference_benchmark.py $(BENCH_ARGS)
