@@ -14,6 +14,9 @@ from typing import Any
 from stacks.config import ZstcConfig, load_config
 
 INTEG_STACK_PREFIX = "ZstcInteg"
+# The run's own stacks beside zstc's: what observes zstc, and integ-tests-alpha's assertions.
+PROBE_STACK_NAME = f"{INTEG_STACK_PREFIX}-Probe"
+ASSERTION_STACK_NAME = f"{INTEG_STACK_PREFIX}-Assertions"
 # ml.m5.large is the smallest general-purpose type that both real-time endpoints and batch
 # transform accept (botocore's SageMaker model: ProductionVariantInstanceType and
 # TransformInstanceType; the transform list has nothing smaller than *.large), and it is the type

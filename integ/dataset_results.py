@@ -32,16 +32,16 @@ def check_dataset_results(
         output = Path(workdir) / "dataset-results.jsonl"
         exit_code = zstc_main(
             [
-                "batch",
-                "results",
-                job_name,
-                "-o",
-                str(output),
-                "--fail-on-errors",
                 "--region",
                 region,
                 "--stack-prefix",
                 stack_prefix,
+                "batch",
+                "results",
+                job_name,
+                "--output-file",
+                str(output),
+                "--fail-on-errors",
             ]
         )
         if exit_code != 0:

@@ -10,7 +10,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import integ_tests_alpha as integ_tests
 
-from integ.cheap_config import integ_config
+from integ.cheap_config import ASSERTION_STACK_NAME, PROBE_STACK_NAME, integ_config
 from integ.discovery import DiscoveredAlarm, DiscoveredTopic, find_alarms, find_topics
 from integ.flow_assertions import FlowAssertions
 from integ.flow_data import dataset, single_file
@@ -88,11 +88,10 @@ def build_integ_app(app: cdk.App, *, run_id: str, model_dir: Path | None = None)
     zstc_stacks = zstc_stack_list(zstc)
     alarms = find_alarms(zstc_stacks)
     topics = find_topics(zstc_stacks)
-    prefix = config.stack_prefix
-    probe = ProbeStack(app, f"{prefix}-Probe", zstc=zstc, alarms=alarms, topics=topics)
+    probe = ProbeStack(app, PROBE_STACK_NAME, zstc=zstc, alarms=alarms, topics=topics)
     assertion_stack = cdk.Stack(
         app,
-        f"{prefix}-Assertions",
+        ASSERTION_STACK_NAME,
         description="zstc integration run: integ-tests-alpha assertions (test only)",
     )
     _acknowledge_assertion_framework(assertion_stack)

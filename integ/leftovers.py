@@ -63,19 +63,26 @@ def _tagged_left(tagging: Any, kms: Any, stack_names: list[str]) -> list[str]:
     return left
 
 
-def _log_groups_left(logs: Any, stack_prefix: str) -> list[str]:
-    left = []
-    # Lambda creates /aws/lambda/<function name> itself when a function has no log group of its
-    # own; CloudFormation names functions <stack name>-<logical id>-<suffix>.
-    for prefix in (f"/aws/lambda/{stack_prefix}-", f"/aws/sagemaker/Endpoints/{stack_prefix}-"):
-        paginator = logs.get_paginator("describe_log_groups")
-        for page in paginator.paginate(logGroupNamePrefix=prefix):
-            left += [f"log group {group['logGroupName']}" for group in page.get("logGroups", [])]
-    return left
+def log_groups(logs: Any, prefixes: list[str]) -> list[str]:
+    """The names of the log groups under these prefixes."""
+    names = []
+    for prefix in prefixes:
+        for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=prefix):
+            names += [group["logGroupName"] for group in page.get("logGroups", [])]
+    return names
+
+
+def lambda_log_group_prefixes(stack_names: list[str]) -> list[str]:
+    """Where Lambda puts the log groups it creates itself for these stacks' functions.
+
+    A function without a log group of its own logs to /aws/lambda/<function name>, created on
+    first use and left behind by CloudFormation; functions are named <stack name>-<id>-<suffix>.
+    """
+    return [f"/aws/lambda/{name}-" for name in stack_names]
 
 
 def find_leftovers(
-    *, session: Any, region: str, stack_names: list[str], stack_prefix: str
+    *, session: Any, region: str, stack_names: list[str], log_group_prefixes: list[str]
 ) -> list[str]:
     clients = {
         name: session.client(name, region_name=region)
@@ -84,7 +91,7 @@ def find_leftovers(
     return [
         *_stacks_left(clients["cloudformation"], stack_names),
         *_tagged_left(clients["resourcegroupstaggingapi"], clients["kms"], stack_names),
-        *_log_groups_left(clients["logs"], stack_prefix),
+        *(f"log group {name}" for name in log_groups(clients["logs"], log_group_prefixes)),
     ]
 
 
@@ -93,7 +100,7 @@ def wait_for_no_leftovers(
     session: Any,
     region: str,
     stack_names: list[str],
-    stack_prefix: str,
+    log_group_prefixes: list[str],
     settle_seconds: float = SETTLE_SECONDS,
     poll_seconds: float = POLL_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
@@ -103,7 +110,10 @@ def wait_for_no_leftovers(
     deadline = clock() + settle_seconds
     while True:
         left = find_leftovers(
-            session=session, region=region, stack_names=stack_names, stack_prefix=stack_prefix
+            session=session,
+            region=region,
+            stack_names=stack_names,
+            log_group_prefixes=log_group_prefixes,
         )
         if not left or clock() >= deadline:
             return left

@@ -8,6 +8,8 @@ sent nothing and spent nothing.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,12 +30,22 @@ class Target:
     caller_arn: str
 
 
-def check_target(*, session: Any, bootstrap_stack_name: str = BOOTSTRAP_STACK_NAME) -> Target:
-    """The account and region the run would deploy into, or PreflightError saying why not."""
-    region = session.region_name
+def check_target(
+    *,
+    session: Any,
+    bootstrap_stack_name: str = BOOTSTRAP_STACK_NAME,
+    environ: Mapping[str, str] | None = None,
+) -> Target:
+    """The account and region the run would deploy into, or PreflightError saying why not.
+
+    botocore reads the region from AWS_DEFAULT_REGION and the profile only; the CDK CLI and the
+    AWS SDK for JavaScript also read AWS_REGION, so that counts here too.
+    """
+    env = os.environ if environ is None else environ
+    region = session.region_name or env.get("AWS_REGION", "")
     if not region:
         raise PreflightError(
-            "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a region in your AWS "
+            "no AWS region: set AWS_REGION or AWS_DEFAULT_REGION (or a region in your AWS "
             "profile) to the region to deploy the integration stacks into"
         )
     try:

@@ -29,17 +29,30 @@ from pathlib import Path
 from typing import Any
 
 from integ.assertion_results import RESULTS_OUTPUT_PREFIX, assertion_failures
-from integ.cheap_config import INTEG_STACK_PREFIX, RUN_ID_ENV
+from integ.cheap_config import (
+    ASSERTION_STACK_NAME,
+    INTEG_STACK_PREFIX,
+    PROBE_STACK_NAME,
+    RUN_ID_ENV,
+)
 from integ.dataset_results import check_dataset_results
 from integ.flow_data import dataset
-from integ.leftovers import SETTLE_SECONDS, wait_for_no_leftovers
+from integ.leftovers import (
+    SETTLE_SECONDS,
+    lambda_log_group_prefixes,
+    log_groups,
+    wait_for_no_leftovers,
+)
 from integ.preflight import PreflightError, Target, check_target
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INTEG_APP = REPO_ROOT / "integ" / "integ_zstc_flow.py"
 CDK = REPO_ROOT / "node_modules" / ".bin" / "cdk"
 WORK_DIR = REPO_ROOT / "build" / "integ"
-ASSERTION_STACK = f"{INTEG_STACK_PREFIX}-Assertions"
+ASSERTION_STACK = ASSERTION_STACK_NAME
+TEST_STACKS = (PROBE_STACK_NAME, ASSERTION_STACK_NAME)
+# SageMaker writes the endpoint's logs here; the endpoint stack owns that log group.
+ENDPOINT_LOG_GROUP_PREFIX = f"/aws/sagemaker/Endpoints/{INTEG_STACK_PREFIX}-"
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -84,6 +97,19 @@ def expected_assertion_count(assembly_dir: Path) -> int:
     template_path = assembly_dir / f"{ASSERTION_STACK}.template.json"
     template = json.loads(template_path.read_text(encoding="utf-8"))
     return sum(1 for name in template.get("Outputs", {}) if name.startswith(RESULTS_OUTPUT_PREFIX))
+
+
+def _remove_test_log_groups(*, session: Any, region: str, keep: bool) -> None:
+    """The assertion framework's Lambdas log to groups Lambda creates itself, which outlive
+    the stacks. They are the run's own debris, not zstc's: removed after a passing run, kept
+    after a failing one, where they explain what the assertions saw."""
+    logs = session.client("logs", region_name=region)
+    names = log_groups(logs, lambda_log_group_prefixes(list(TEST_STACKS)))
+    for name in names:
+        if keep:
+            print(f"kept for diagnosis: log group {name}", file=sys.stderr)
+        else:
+            logs.delete_log_group(logGroupName=name)
 
 
 def run_integration(
@@ -158,14 +184,19 @@ def run_integration(
                 f"cdk destroy exited {destroy_exit}: see README, 'Verify in your account'"
             )
         stack_names = stack_names or assembly_stacks(assembly_dir)
-        _step("nothing left behind")
+        zstc_stacks = [name for name in stack_names if name not in TEST_STACKS]
+        _step("nothing of zstc's stacks left behind")
         problems += wait_for_no_leftovers(
             session=session,
             region=target.region,
             stack_names=stack_names,
-            stack_prefix=INTEG_STACK_PREFIX,
+            log_group_prefixes=[
+                *lambda_log_group_prefixes(zstc_stacks),
+                ENDPOINT_LOG_GROUP_PREFIX,
+            ],
             settle_seconds=settle_seconds,
         )
+        _remove_test_log_groups(session=session, region=target.region, keep=bool(problems))
     if problems:
         print("make integ: FAILED", file=sys.stderr)
         for problem in problems:

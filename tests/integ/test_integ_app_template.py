@@ -195,3 +195,61 @@ def test_integ_app_passes_cdk_nag(synthesized: SynthesizedIntegApp) -> None:
         ]
         assert violations == []
     assert set(synthesized.templates) == {stack.stack_name for stack in synthesized.integ.stacks}
+
+
+def _role_statements(template: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    return [
+        [
+            statement
+            for policy in role["Properties"].get("Policies", [])
+            for statement in policy["PolicyDocument"]["Statement"]
+        ]
+        for role in _resources(template, "AWS::IAM::Role").values()
+    ]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return actions if isinstance(actions, list) else [actions]
+
+
+def _key_export(synthesized: SynthesizedIntegApp, stack: Any, key_logical_id_prefix: str) -> str:
+    template = synthesized.template_of(stack)
+    (logical_id,) = [
+        logical_id
+        for logical_id in _resources(template, "AWS::KMS::Key")
+        if logical_id.startswith(key_logical_id_prefix)
+    ]
+    return _export_of(template, {"Fn::GetAtt": [logical_id, "Arn"]})
+
+
+@pytest.mark.parametrize(
+    ("call_action", "key_actions", "key_owner"),
+    [
+        ("s3:PutObject", {"kms:GenerateDataKey"}, "data"),
+        ("sqs:SendMessage", {"kms:GenerateDataKey", "kms:Decrypt"}, "data"),
+        ("sqs:ReceiveMessage", {"kms:Decrypt"}, "probe"),
+    ],
+)
+def test_assertion_providers_may_use_the_key_their_calls_need(
+    synthesized: SynthesizedIntegApp, call_action: str, key_actions: set[str], key_owner: str
+) -> None:
+    integ = synthesized.integ
+    stack, prefix = (
+        (integ.zstc.data, "DataKey") if key_owner == "data" else (integ.probe, "ProbeKey")
+    )
+    key_reference = {"Fn::ImportValue": _key_export(synthesized, stack, prefix)}
+    roles = [
+        statements
+        for statements in _role_statements(synthesized.template_of(integ.assertion_stack))
+        if any(call_action in _actions(statement) for statement in statements)
+    ]
+    assert roles, f"some assertion provider calls {call_action}"
+    for statements in roles:
+        granted = {
+            action
+            for statement in statements
+            if key_reference in statement.get("Resource", [])
+            for action in _actions(statement)
+        }
+        assert key_actions <= granted, call_action
