@@ -57,7 +57,9 @@ install: $(PYTHON_STAMP) $(NODE_STAMP)
 lint: install
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
-	$(VENV)/bin/mypy app.py stacks inference_code zstc benchmarks scripts integ --exclude integ/checker && MYPYPATH=lambda/transform_trigger $(VENV)/bin/mypy lambda/transform_trigger && MYPYPATH=integ/checker $(VENV)/bin/mypy integ/checker
+	$(VENV)/bin/mypy app.py stacks inference_code zstc benchmarks scripts integ --exclude integ/checker && MYPYPATH=lambda/transform_trigger $(VENV)/bin/mypy lambda/transform_trigger
+	MYPYPATH=lambda/endpoint_readiness $(VENV)/bin/mypy lambda/endpoint_readiness
+	MYPYPATH=integ/checker $(VENV)/bin/mypy integ/checker
 
 test: lint
 	$(VENV)/bin/pytest
