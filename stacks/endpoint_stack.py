@@ -26,6 +26,7 @@ from stacks.instance_storage import supports_volume_kms_key
 from stacks.log_retention import retention
 from stacks.network_stack import NetworkStack
 from stacks.serving_model import ServingModel
+from stacks.topic_publishers import allow_alarms_to_publish
 
 VARIANT_NAME = "AllTraffic"
 ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
@@ -229,4 +230,5 @@ class EndpointStack(cdk.Stack):
         self.alarms = (server_errors, latency, *self.error_alarms.alarms)
         for alarm in self.alarms:
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        allow_alarms_to_publish(topic)
         return topic

@@ -320,16 +320,33 @@ def test_endpoint_disabled_leaves_out_the_endpoint_stack_only() -> None:
     assert app.stacks.batch.stack_name in app.templates
 
 
-def test_role_uses_only_the_data_key_and_grants_it_only_to_aws_resources(
-    default_app: SynthesizedApp,
-) -> None:
-    _, raw = _endpoint(default_app)
-    key_statements = [
-        s for s in _role_statements(raw) if any(a.startswith("kms:") for a in s["Action"])
+def _key_statements(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        s
+        for s in _role_statements(raw)
+        if any(
+            a.startswith("kms:")
+            for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        )
     ]
-    assert key_statements
-    for statement in key_statements:
-        assert set(statement["Resource"]) == {"Fn::ImportValue"}
-        assert "DataKey" in statement["Resource"]["Fn::ImportValue"]
-    grant = _statement_with(raw, "kms:CreateGrant")
-    assert grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
+def test_nvme_endpoint_role_gets_no_key_permission(default_app: SynthesizedApp) -> None:
+    """The endpoint reads no data bucket object, and ml.g4dn (NVMe storage) takes no volume key.
+
+    SageMaker rejects KmsKeyId on an EndpointConfig for instance types with local instance
+    storage (botocore sagemaker service model, CreateEndpointConfigInput.KmsKeyId).
+    """
+    _, raw = _endpoint(default_app)
+    assert _key_statements(raw) == []
+
+
+def test_cpu_endpoint_role_may_only_grant_the_volume_key_to_aws_resources(
+    cpu_app: SynthesizedApp,
+) -> None:
+    _, raw = _endpoint(cpu_app)
+    (statement,) = _key_statements(raw)
+    assert sorted(statement["Action"]) == ["kms:CreateGrant", "kms:DescribeKey"]
+    assert set(statement["Resource"]) == {"Fn::ImportValue"}
+    assert "DataKey" in statement["Resource"]["Fn::ImportValue"]
+    assert statement["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
