@@ -13,6 +13,11 @@ NODE_STAMP := node_modules/.installed
 # machine's end-of-life Node 20.
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# Synth makes no network call: no CLI usage telemetry and no "newer version" check. cdk.json
+# turns telemetry ("cli-telemetry": false) and notices ("notices": false) off for any cdk run;
+# these cover a run from the Makefile even with another cdk.json setting.
+export CDK_DISABLE_CLI_TELEMETRY := true
+export CDK_DISABLE_VERSION_CHECK := true
 
 CDK := $(CURDIR)/node_modules/.bin/cdk
 LINTED := app.py stacks lambda inference_code zstc tests benchmarks scripts

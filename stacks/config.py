@@ -17,6 +17,8 @@ from typing import Any, Literal
 # Keys that contain ':' or start with '@' belong to the CDK itself (feature flags such as
 # "@aws-cdk/core:..." or "aws:cdk:version-reporting") and are not ours to validate.
 _CDK_OWNED_KEY = re.compile(r"^@|:")
+# Context keys the CDK CLI itself reads (lib/cli/telemetry/collect-telemetry.ts of aws-cdk).
+_CDK_CLI_KEYS = frozenset({"cli-telemetry"})
 
 # SageMaker instance type names, e.g. ml.g4dn.xlarge or ml.c7i.2xlarge.
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[0-9]*x?large$|^ml\.[a-z0-9-]+\.(medium|small)$")
@@ -285,7 +287,7 @@ def load_config(context: Mapping[str, Any]) -> ZstcConfig:
     """
     values: dict[str, Any] = {}
     for key, raw in context.items():
-        if _CDK_OWNED_KEY.search(key):
+        if _CDK_OWNED_KEY.search(key) or key in _CDK_CLI_KEYS:
             continue
         parser = _PARSERS.get(key)
         if parser is None:
