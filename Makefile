@@ -34,7 +34,7 @@ help:
 	@echo "make test     install everything, lint, and run the whole test suite"
 	@echo "make synth    write every stack's CloudFormation template to cdk.out (no credentials)"
 	@echo "make deploy   cdk deploy --all into the account of your AWS credentials"
-	@echo "make destroy  cdk destroy --all"
+	@echo "make destroy  delete every stack make deploy created (VPC included)"
 	@echo "make bench    inference benchmark: stock pipeline vs zstc, pairs per second"
 	@echo "make lint     ruff check, ruff format --check and mypy"
 
@@ -69,11 +69,18 @@ test: lint
 synth: install
 	$(CDK) synth --quiet $(CDK_ARGS)
 
+# deploy remembers its CDK_ARGS here, so destroy finds the same stacks (the stack prefix) even
+# when it is run without them.
+DEPLOYED_ARGS_FILE ?= .zstc-deployed-args
+
 deploy: install
+	$(file >$(DEPLOYED_ARGS_FILE),$(CDK_ARGS))
 	$(CDK) deploy --all $(CDK_ARGS)
 
+# Deletes every stack deploy can create (Network included, whatever -c vpc=... deploy had), by
+# name: teardown mode builds no model archive and looks nothing up (stacks/teardown.py).
 destroy: install
-	$(CDK) destroy --all $(CDK_ARGS)
+	$(CDK) destroy --all -c teardown=true $(file <$(DEPLOYED_ARGS_FILE)) $(CDK_ARGS)
 
 demo: install
 	$(PYTHON) -m zstc.demo $(if $(MODEL),--model $(MODEL))
