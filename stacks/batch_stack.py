@@ -22,8 +22,8 @@ from stacks.config import ZstcConfig
 from stacks.data_layout import DATASETS_PREFIX, INPUT_PREFIX, MANIFESTS_PREFIX, OUTPUT_PREFIX
 from stacks.data_stack import DataStack
 from stacks.encrypted_queue_destination import EncryptedQueueDestination
+from stacks.function_logs import function_logs_and_role
 from stacks.instance_storage import supports_volume_kms_key
-from stacks.log_retention import retention
 from stacks.nag import acknowledge
 from stacks.network_stack import NetworkStack
 from stacks.serving_model import MODEL_SERVER_TIMEOUT_SECONDS, ServingModel
@@ -263,26 +263,14 @@ class BatchStack(cdk.Stack):
         data: DataStack,
         removal: cdk.RemovalPolicy,
     ) -> tuple[logs.LogGroup, iam.Role]:
-        """A Lambda function's own log group (with retention) and a role that may write to it.
-
-        Our own role: the CDK's default one carries the AWSLambdaBasicExecutionRole managed
-        policy, which may write to any log group.
-        """
-        log_group = logs.LogGroup(
+        return function_logs_and_role(
             self,
-            f"{name}Logs",
-            retention=retention(config.log_retention_days),
-            encryption_key=data.log_encryption_key,
-            removal_policy=removal,
-        )
-        role = iam.Role(
-            self,
-            f"{name}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            name=name,
             description=description,
+            log_retention_days=config.log_retention_days,
+            log_encryption_key=data.log_encryption_key,
+            removal=removal,
         )
-        log_group.grant_write(role)
-        return log_group, role
 
     def _trigger_function(
         self,

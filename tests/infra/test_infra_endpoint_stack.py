@@ -53,9 +53,17 @@ def _endpoint(app: SynthesizedApp) -> tuple[Template, dict[str, Any]]:
 
 
 def _role_statements(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """The statements of the model's execution role (the one SageMaker assumes)."""
+    (execution_role_id,) = [
+        logical_id
+        for logical_id, role in resources_of_type(raw, "AWS::IAM::Role").items()
+        if role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+        == {"Service": "sagemaker.amazonaws.com"}
+    ]
     return [
         statement
         for policy in resources_of_type(raw, "AWS::IAM::Policy").values()
+        if {"Ref": execution_role_id} in policy["Properties"]["Roles"]
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
 
@@ -234,7 +242,11 @@ def test_endpoint_log_group_exists_before_the_endpoint_and_goes_with_it(
             "DeletionPolicy": "Delete",
         },
     )
-    (log_group_id,) = resources_of_type(raw, "AWS::Logs::LogGroup")
+    (log_group_id,) = [
+        logical_id
+        for logical_id, group in resources_of_type(raw, "AWS::Logs::LogGroup").items()
+        if group["Properties"].get("LogGroupName") == f"/aws/sagemaker/Endpoints/{ENDPOINT_NAME}"
+    ]
     (endpoint,) = resources_of_type(raw, "AWS::SageMaker::Endpoint").values()
     assert endpoint["Properties"]["EndpointName"] == ENDPOINT_NAME
     assert log_group_id in endpoint["DependsOn"]
