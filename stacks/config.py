@@ -18,7 +18,7 @@ from typing import Any, Literal
 # "@aws-cdk/core:..." or "aws:cdk:version-reporting") and are not ours to validate.
 _CDK_OWNED_KEY = re.compile(r"^@|:")
 # Context keys the CDK CLI itself reads (lib/cli/telemetry/collect-telemetry.ts of aws-cdk).
-_CDK_CLI_KEYS = frozenset({"cli-telemetry"})
+CDK_CLI_CONTEXT_KEYS = frozenset({"cli-telemetry"})
 
 # SageMaker instance type names, e.g. ml.g4dn.xlarge or ml.c7i.2xlarge.
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[0-9]*x?large$|^ml\.[a-z0-9-]+\.(medium|small)$")
@@ -306,7 +306,7 @@ def load_config(context: Mapping[str, Any]) -> ZstcConfig:
     """
     values: dict[str, Any] = {}
     for key, raw in context.items():
-        if _CDK_OWNED_KEY.search(key) or key in _CDK_CLI_KEYS:
+        if _CDK_OWNED_KEY.search(key) or key in CDK_CLI_CONTEXT_KEYS:
             continue
         parser = _PARSERS.get(key)
         if parser is None:
