@@ -25,6 +25,7 @@ from stacks.instance_storage import supports_volume_kms_key
 from stacks.log_retention import retention
 from stacks.network_stack import NetworkStack
 from stacks.serving_model import ServingModel
+from zstc.model_server_settings import REAL_TIME_MODEL_SERVER
 
 VARIANT_NAME = "AllTraffic"
 ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
@@ -91,6 +92,7 @@ class EndpointStack(cdk.Stack):
             "Model",
             config=config,
             instance_type=instance_type,
+            model_server=REAL_TIME_MODEL_SERVER,
             model_archive=model_archive,
             key=data.key,
             network=network,

@@ -268,7 +268,9 @@ def cmd_local_serve(args: argparse.Namespace) -> int:
     started = time.monotonic()
     resolved = resolve_model(model=args.model, revision=args.revision, work_dir=args.work_dir)
     _info(f"model: {resolved.description}\nmodel dir: {resolved.model_dir}")
-    endpoint = LocalEndpoint(resolved.model_dir, port=args.port, log_dir=args.log_dir)
+    endpoint = LocalEndpoint(
+        resolved.model_dir, port=args.port, log_dir=args.log_dir, source=resolved.description
+    )
     try:
         endpoint.start()
     except LocalEndpointError as error:
@@ -280,7 +282,7 @@ def cmd_local_serve(args: argparse.Namespace) -> int:
             f"ready in {time.monotonic() - started:.1f}s; Ctrl-C to stop",
             flush=True,
         )
-        wait_for_stop(still_running=lambda: endpoint.running)
+        wait_for_stop(still_running=lambda: endpoint.running, exit_reason=endpoint.exit_reason)
     finally:
         endpoint.stop()
         _info("stopped")
@@ -309,7 +311,13 @@ def cmd_local_batch(args: argparse.Namespace) -> int:
         _info(f"starting a local endpoint on {resolved.description} ...")
         try:
             port = args.port or find_free_port()
-            with LocalEndpoint(resolved.model_dir, port=port) as endpoint:
+            # The batch model's timeout and request size limit, as in a transform job.
+            with LocalEndpoint.for_batch(
+                resolved.model_dir,
+                port=port,
+                max_payload_mb=args.max_payload_mb,
+                source=resolved.description,
+            ) as endpoint:
                 _info(f"local endpoint ready at {endpoint.url}")
                 summary = run_local_batch(
                     input_path=input_path,
