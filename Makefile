@@ -33,12 +33,17 @@ help:
 	@echo "make bench    inference benchmark: stock pipeline vs zstc, pairs per second"
 	@echo "make lint     ruff check, ruff format --check and mypy"
 
+# pip runs without --quiet so every download shows its progress: the first install fetches
+# torch, several hundred MB even as the CPU-only build. PIP_EXTRA_INDEX_URL, PIP_INDEX_URL and
+# other pip settings from the environment apply (README, "Install").
 $(PYTHON_STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
-	@echo "==> Installing Python dependencies into $(VENV)"
+	@echo "==> 1/3 Creating the virtualenv $(VENV)"
 	python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --upgrade pip==25.3
-	$(PYTHON) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
-	$(PYTHON) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PYTHON) -m pip install --upgrade pip==25.3
+	@echo "==> 2/3 Installing the pinned Python dependencies (requirements-dev.txt, constraints.txt)"
+	$(PYTHON) -m pip install --progress-bar on -r requirements-dev.txt -c constraints.txt
+	@echo "==> 3/3 Installing the zstc client (editable) as $(VENV)/bin/zstc"
+	$(PYTHON) -m pip install --no-deps --no-build-isolation -e .
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json

@@ -157,6 +157,13 @@ class BatchStack(cdk.Stack):
         )
         cdk.CfnOutput(
             self,
+            "MaxCandidateLabels",
+            value=str(config.max_candidate_labels),
+            description="Most candidate labels per line the deployed model accepts; "
+            "`zstc batch submit` checks files against it before uploading",
+        )
+        cdk.CfnOutput(
+            self,
             "NotificationTopicArn",
             value=self.topic.topic_arn,
             description="SNS topic told when a transform job completes, fails or stops",

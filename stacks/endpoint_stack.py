@@ -21,6 +21,7 @@ from constructs import Construct
 
 from stacks.config import ZstcConfig
 from stacks.data_stack import DataStack
+from stacks.endpoint_alarms import EndpointErrorAlarms
 from stacks.instance_storage import supports_volume_kms_key
 from stacks.log_retention import retention
 from stacks.network_stack import NetworkStack
@@ -218,7 +219,16 @@ class EndpointStack(cdk.Stack):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        for alarm in (server_errors, latency):
+        # Failures the 5XX metric cannot see: the toolkit answers them with 400.
+        self.error_alarms = EndpointErrorAlarms(
+            self,
+            "ErrorAlarms",
+            endpoint_name=self.endpoint_name,
+            variant_name=VARIANT_NAME,
+            log_group=self.log_group,
+            instance_type=config.endpoint_instance_type,
+        )
+        self.alarms = (server_errors, latency, *self.error_alarms.alarms)
+        for alarm in self.alarms:
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
-        self.alarms = (server_errors, latency)
         return topic

@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from zstc.cli_errors import CliError
+from zstc.line_splitting import split_records
 
 OUTPUT_PREFIX = "output/"
 OUTPUT_SUFFIX = ".out"
@@ -46,6 +47,15 @@ class ResultsSummary:
     ok: int
     errors: int
     output_path: Path
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lines": self.lines,
+            "ok": self.ok,
+            "errors": self.errors,
+            "parts": self.parts,
+            "output_file": str(self.output_path),
+        }
 
     def describe(self) -> str:
         return (
@@ -89,7 +99,8 @@ def download_results(
                     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
                 except (ClientError, BotoCoreError) as error:
                     raise CliError(f"cannot download s3://{bucket}/{key}: {error}") from error
-                for line in body.decode("utf-8").splitlines():
+                # Split on "\n" only, as SageMaker assembles lines (zstc/line_splitting.py).
+                for line in split_records(body.decode("utf-8")):
                     # AssembleWith=Line ends every payload's answer with a newline; an empty
                     # line in between is that separator, not a record.
                     if not line.strip():

@@ -35,6 +35,20 @@ class JobStatus:
         """Time since creation (queueing counts: the user waits for it too) until the end."""
         return (self.ended or now) - self.created
 
+    def as_dict(self, *, now: dt.datetime) -> dict[str, Any]:
+        """For --output json: the same facts as the table, with times in ISO 8601."""
+        return {
+            "job": self.name,
+            "state": self.state,
+            "created": self.created.isoformat(),
+            "ended": self.ended.isoformat() if self.ended else None,
+            "elapsed_s": int(self.elapsed(now=now).total_seconds()),
+            "instances": self.instances or None,
+            "input": self.input_uri or None,
+            "output": self.output_uri or None,
+            "failure_reason": self.failure_reason or None,
+        }
+
 
 def _utc(value: Any) -> dt.datetime | None:
     if not isinstance(value, dt.datetime):
@@ -126,6 +140,77 @@ def recent_jobs(*, sagemaker: Any, name_contains: str, max_results: int = 10) ->
     return jobs
 
 
+def render_job_list(jobs: list[JobStatus], *, now: dt.datetime, console: Any) -> None:
+    """The newest jobs as a rich table (plain columns when piped)."""
+    from rich.table import Table
+
+    if not jobs:
+        console.print("no transform jobs yet")
+        return
+    table = Table("job", "state", "elapsed", "failure", box=None, pad_edge=False)
+    for job in jobs:
+        table.add_row(
+            job.name, job.state, format_duration(job.elapsed(now=now)), job.failure_reason
+        )
+    console.print(table)
+
+
+def _job_exists(*, sagemaker: Any, job_name: str) -> bool:
+    try:
+        sagemaker.describe_transform_job(TransformJobName=job_name)
+    except ClientError as error:
+        message = error.response.get("Error", {}).get("Message", "")
+        if "Could not find" in message or "does not exist" in message:
+            return False
+        raise CliError(f"cannot describe transform job {job_name!r}: {message}") from error
+    return True
+
+
+def wait_for_job(
+    *,
+    sagemaker: Any,
+    job_name: str,
+    interval_s: float,
+    timeout_s: float,
+    on_state: Callable[[str], object] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> None:
+    """Waits until the job exists (the trigger starts it after the upload), then until it ends.
+
+    The end is boto3's own waiter, `transform_job_completed_or_stopped` (botocore
+    data/sagemaker/2017-07-24/waiters-2.json: success on Completed or Stopped, failure on Failed
+    or on ValidationException, which is why the job must exist first).
+    """
+    from botocore.exceptions import WaiterError
+
+    deadline = monotonic() + timeout_s
+    while not _job_exists(sagemaker=sagemaker, job_name=job_name):
+        if monotonic() >= deadline:
+            raise CliError(
+                f"transform job {job_name!r} has not started after {timeout_s:.0f}s; see the "
+                "trigger's log group and dead-letter queue (README, 'When it cannot start')"
+            )
+        sleep(interval_s)
+    if on_state is not None:
+        on_state("started")
+    remaining = max(interval_s, deadline - monotonic())
+    waiter = sagemaker.get_waiter("transform_job_completed_or_stopped")
+    try:
+        waiter.wait(
+            TransformJobName=job_name,
+            WaiterConfig={
+                "Delay": max(1, round(interval_s)),
+                "MaxAttempts": max(1, int(remaining // max(1.0, interval_s)) + 1),
+            },
+        )
+    except WaiterError as error:
+        last = error.last_response or {}
+        if last.get("TransformJobStatus") == "Failed":
+            return  # a terminal state: the caller reports it and exits 1
+        raise CliError(f"stopped waiting for transform job {job_name!r}: {error}") from error
+
+
 def format_job_list(jobs: list[JobStatus], *, now: dt.datetime) -> str:
     if not jobs:
         return "no transform jobs yet"
@@ -144,20 +229,24 @@ def watch_job(
     interval_s: float,
     write: Callable[[str], object],
     live: bool,
+    quiet: bool = False,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> JobStatus:
     """Refreshes until the job reaches a terminal state; returns the final status.
 
     live (a terminal): redraws the status block in place. Otherwise (a pipe or a log): prints
-    one line per change of state, so logs stay readable.
+    one line per change of state, so logs stay readable. quiet: prints nothing (--output json
+    prints the final status as one document).
     """
     previous_lines = 0
     last_state = ""
     while True:
         status = describe_job(sagemaker=sagemaker, job_name=job_name)
         now = clock()
-        if live:
+        if quiet:
+            pass
+        elif live:
             block = format_status(status, now=now)
             # Cursor up over the previous block, then clear to the end of the screen.
             rewind = f"\x1b[{previous_lines}F\x1b[J" if previous_lines else ""
@@ -168,7 +257,7 @@ def watch_job(
             write(f"{now:%H:%M:%S}  {job_name}  {status.state}  elapsed {elapsed}\n")
         last_state = status.state
         if status.finished:
-            if not live:
+            if not live and not quiet:
                 write(format_status(status, now=now) + "\n")
             return status
         sleep(interval_s)

@@ -5,25 +5,27 @@ Two shapes, both KMS-encrypted with the stack's key (SSE-KMS):
 - a dataset split into parts under datasets/<name>/part-NNNNN.jsonl, then a zero-byte _SUCCESS
   marker: one job over all parts, which SageMaker spreads across the job's instances.
 The job name is computed with the trigger's own function (lambda/transform_trigger/job_names.py,
-loaded by path) from the key and version that S3 returned, so the printed name is exactly the
-job the trigger starts.
+installed with the client: zstc/bundled_code.py) from the key and version that S3 returned, so
+the printed name is exactly the job the trigger starts. That code is loaded before the first
+upload: an upload starts a job, so nothing that can fail may come after it.
+
+Uploads go through boto3's managed transfer (`upload_fileobj`: multipart above 8 MB, with a
+progress callback; boto3/s3/inject.py). It returns no response, so each upload carries a unique
+token in its user metadata, and the version that holds the token is the one S3 created for it.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import io
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from zstc.cli_errors import CliError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-JOB_NAMES_FILE = REPO_ROOT / "lambda" / "transform_trigger" / "job_names.py"
 # Mirrors stacks/data_layout.py; the CLI does not import the CDK app's modules.
 INPUT_PREFIX = "input/"
 DATASETS_PREFIX = "datasets/"
@@ -35,21 +37,20 @@ MAX_PARTS = 10_000
 BYTES_PER_MB = 1024 * 1024
 
 
-def load_job_names() -> ModuleType:
-    """The trigger's job_names module, by path: the folder is named `lambda`, a keyword."""
-    spec = importlib.util.spec_from_file_location("zstc_trigger_job_names", JOB_NAMES_FILE)
-    if spec is None or spec.loader is None or not JOB_NAMES_FILE.is_file():
-        raise CliError(f"{JOB_NAMES_FILE}: the trigger's job naming code is missing")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def trigger_job_name(*, prefix: str, bucket: str, key: str, version: str) -> str:
-    name: str = load_job_names().transform_job_name(
+    from zstc.bundled_code import job_names
+
+    name: str = job_names().transform_job_name(
         prefix=prefix, bucket=bucket, key=key, version=version
     )
     return name
+
+
+def check_job_naming() -> None:
+    """Fails now, before any upload, when the trigger's naming code cannot be loaded."""
+    from zstc.bundled_code import job_names
+
+    job_names()
 
 
 def split_by_count(lines: Sequence[str], *, parts: int) -> list[list[str]]:
@@ -110,17 +111,60 @@ def _version_of(response: dict[str, Any]) -> str:
     return str(response.get("ETag", "")).strip('"')
 
 
-def put_encrypted(*, s3: Any, bucket: str, key: str, body: bytes, kms_key_arn: str) -> str:
+UPLOAD_TOKEN_METADATA = "zstc-upload-token"
+ProgressCallback = Callable[[int], None]
+
+
+def _version_holding(*, s3: Any, bucket: str, key: str, token: str) -> dict[str, Any]:
+    """The head of the version of `key` whose metadata carries `token` (newest checked first)."""
+    paginator = s3.get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=bucket, Prefix=key):
+        for version in page.get("Versions", []):
+            if version["Key"] != key:
+                continue
+            extra = (
+                {}
+                if version.get("VersionId") in (None, "null")
+                else {"VersionId": version["VersionId"]}
+            )
+            head = s3.head_object(Bucket=bucket, Key=key, **extra)
+            if head.get("Metadata", {}).get(UPLOAD_TOKEN_METADATA) == token:
+                return {**head, "VersionId": version.get("VersionId")}
+    # An unversioned bucket lists the one current object as version "null"; head it directly.
+    head = s3.head_object(Bucket=bucket, Key=key)
+    if head.get("Metadata", {}).get(UPLOAD_TOKEN_METADATA) == token:
+        return dict(head)
+    raise CliError(
+        f"uploaded s3://{bucket}/{key}, but cannot find the version it created (overwritten at "
+        "once?); see `zstc batch status` for the job it started"
+    )
+
+
+def put_encrypted(
+    *,
+    s3: Any,
+    bucket: str,
+    key: str,
+    body: bytes,
+    kms_key_arn: str,
+    on_bytes: ProgressCallback | None = None,
+) -> str:
     """Uploads with SSE-KMS under the stack's key; returns the version the trigger will see."""
+    token = uuid.uuid4().hex
     try:
-        response = s3.put_object(
-            Bucket=bucket,
-            Key=key,
-            Body=body,
-            ServerSideEncryption="aws:kms",
-            SSEKMSKeyId=kms_key_arn,
-            ContentType="application/jsonlines",
+        s3.upload_fileobj(
+            io.BytesIO(body),
+            bucket,
+            key,
+            ExtraArgs={
+                "ServerSideEncryption": "aws:kms",
+                "SSEKMSKeyId": kms_key_arn,
+                "ContentType": "application/jsonlines",
+                "Metadata": {UPLOAD_TOKEN_METADATA: token},
+            },
+            Callback=on_bytes,
         )
+        response = _version_holding(s3=s3, bucket=bucket, key=key, token=token)
     except (ClientError, BotoCoreError) as error:
         raise CliError(f"upload to s3://{bucket}/{key} failed: {error}") from error
     return _version_of(response)
@@ -156,11 +200,18 @@ def submit_file(
     job_name_prefix: str,
     lines: Sequence[str],
     object_name: str,
+    on_bytes: ProgressCallback | None = None,
 ) -> Submission:
     """Uploads the lines as input/<object_name>; the upload itself starts the job."""
     key = INPUT_PREFIX + check_object_name(object_name)
+    check_job_naming()
     version = put_encrypted(
-        s3=s3, bucket=bucket, key=key, body=jsonl_body(lines), kms_key_arn=kms_key_arn
+        s3=s3,
+        bucket=bucket,
+        key=key,
+        body=jsonl_body(lines),
+        kms_key_arn=kms_key_arn,
+        on_bytes=on_bytes,
     )
     return Submission(
         job_name=trigger_job_name(prefix=job_name_prefix, bucket=bucket, key=key, version=version),
@@ -190,9 +241,11 @@ def submit_dataset(
     parts: Sequence[Sequence[str]],
     dataset_name: str,
     on_part_uploaded: Callable[[str], None] | None = None,
+    on_bytes: ProgressCallback | None = None,
 ) -> Submission:
     """Uploads each part, then the _SUCCESS marker whose upload starts the one job over all."""
     prefix = f"{DATASETS_PREFIX}{check_dataset_name(dataset_name)}/"
+    check_job_naming()
     try:
         existing = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0)
     except (ClientError, BotoCoreError) as error:
@@ -207,7 +260,14 @@ def submit_dataset(
     keys = []
     for index, part in enumerate(parts):
         key = prefix + PART_NAME.format(index=index)
-        put_encrypted(s3=s3, bucket=bucket, key=key, body=jsonl_body(part), kms_key_arn=kms_key_arn)
+        put_encrypted(
+            s3=s3,
+            bucket=bucket,
+            key=key,
+            body=jsonl_body(part),
+            kms_key_arn=kms_key_arn,
+            on_bytes=on_bytes,
+        )
         keys.append(key)
         if on_part_uploaded is not None:
             on_part_uploaded(key)

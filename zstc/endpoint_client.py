@@ -39,15 +39,29 @@ def parse_labels(text: str) -> list[str]:
 def build_request(
     *, text: str, labels: list[str], multi_label: bool, template: str | None
 ) -> dict[str, Any]:
-    if template is not None and "{}" not in template:
-        raise CliError(
-            f"--template: {template!r} has no '{{}}' where the label goes; "
-            "expected e.g. 'This example is {}.'",
-            exit_code=2,
-        )
+    """The JSON request; its parameters pass the endpoint's own rules or raise (exit 2).
+
+    The template rule is the endpoint's (request_contract.parse_parameters, the one copy that
+    also goes into model.tar.gz), so the CLI accepts exactly the templates the server accepts.
+    """
+    from zstc.bundled_code import request_contract
+
     parameters: dict[str, Any] = {"candidate_labels": labels, "multi_label": multi_label}
     if template is not None:
         parameters["hypothesis_template"] = template
+    contract = request_contract()
+    try:
+        # The label limit is the deployed endpoint's to enforce; here only the rules matter.
+        contract.parse_parameters(parameters, max_candidate_labels=len(labels))
+    except contract.RequestError as error:
+        flag = "--template" if "hypothesis_template" in str(error) else "--labels"
+        raise CliError(f"{flag}: {error}", exit_code=2) from error
+    except Exception as error:  # a template the endpoint's check cannot format
+        raise CliError(
+            f"--template: {template!r} cannot be filled with a label ({type(error).__name__}); "
+            "expected e.g. 'This example is {}.'",
+            exit_code=2,
+        ) from error
     return {"inputs": text, "parameters": parameters}
 
 

@@ -1,8 +1,12 @@
 """Checks a JSON Lines batch against the request contract before anything is uploaded.
 
-The checks are a small, independent copy of what the inference code enforces (nothing is shared
-across the container boundary): a job that would only answer error lines is caught on the
-user's machine, with line numbers, before it costs instance time.
+The verdict on each line is the endpoint's own: inference_code/request_contract.py's
+`parse_json_line`, loaded from the one copy that also goes into model.tar.gz
+(zstc/bundled_code.py). So a line passes here exactly when the endpoint would classify it, and
+a job that would only answer error lines is caught on the user's machine, with line numbers,
+before it costs instance time. On top of that verdict the client adds what only it can do:
+fill labels from --labels, offer repairs that change no meaning, and refuse values the
+endpoint cannot echo back as JSON (NaN, Infinity, numbers out of range).
 
 What happens to bad lines is the user's choice (--on-bad-lines):
 - refuse: upload nothing unless every line is valid as written (the default);
@@ -11,20 +15,23 @@ What happens to bad lines is the user's choice (--on-bad-lines):
 - drop:   repair what can be repaired and leave out the lines beyond repair;
 - keep:   repair what can be repaired and upload the rest as is; the job answers each of those
           lines with an error line in its position.
+When lines are left out (a removed blank line, a dropped line), every line without an "id" gets
+its input line number as id, so each result still maps to its input line.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from zstc.bundled_code import request_contract
+
 BadLinePolicy = Literal["refuse", "fix", "drop", "keep"]
 BAD_LINE_POLICIES: tuple[BadLinePolicy, ...] = ("refuse", "fix", "drop", "keep")
 DEFAULT_MAX_LABELS = 50
-RECORD_KEYS = ("id", "inputs", "parameters")
-PARAMETER_KEYS = ("candidate_labels", "multi_label", "hypothesis_template")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,7 +61,13 @@ class ValidationResult:
     fixed_lines: int = 0
     dropped_lines: int = 0
     kept_bad_lines: int = 0
+    ids_added: int = 0
     refused: bool = False
+
+    @property
+    def valid_lines(self) -> int:
+        """Lines to upload that the endpoint will classify (kept bad lines are not valid)."""
+        return len(self.lines) - self.kept_bad_lines
 
     @property
     def unfixable(self) -> list[LineProblem]:
@@ -65,54 +78,73 @@ class ValidationResult:
 class _Checked:
     problems: list[LineProblem]
     repaired: dict[str, Any] | None
+    # True when `repaired` differs from the line as written (labels filled or tidied).
+    changed: bool = False
 
 
-def _check_labels(
-    record: dict[str, Any],
-    parameters: dict[str, Any],
-    *,
-    line_number: int,
-    default_labels: list[str] | None,
-    max_labels: int,
-) -> tuple[list[LineProblem], list[str] | None]:
-    """Returns the problems with candidate_labels and, when repairable, the repaired labels."""
-    problems: list[LineProblem] = []
-    raw = parameters.get("candidate_labels")
-    if raw is None or raw == [] or (isinstance(raw, str) and not raw.strip()):
-        what = "missing" if raw is None else "empty"
+class _NotJson(ValueError):
+    """A value that Python's json module accepts but JSON (RFC 8259) and the endpoint do not."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON number; use a string or a finite number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotJson(f"the number {text[:40]} is out of range for a 64-bit float")
+    return value
+
+
+def strict_json_loads(line: str) -> Any:
+    """json.loads, refusing NaN, Infinity and numbers that overflow (1e999)."""
+    return json.loads(line, parse_constant=_reject_constant, parse_float=_finite_float)
+
+
+def _parse(line: str, *, line_number: int) -> tuple[Any, LineProblem | None]:
+    """The line's JSON value, or the problem that stops it from being parsed; never raises."""
+    try:
+        return strict_json_loads(line), None
+    except json.JSONDecodeError as error:
+        reason = f"invalid JSON: {error.msg}"
+    except _NotJson as error:
+        reason = f"invalid JSON: {error}"
+    except RecursionError:
+        reason = "invalid JSON: nested deeper than a JSON parser can follow"
+    except ValueError as error:
+        # Python refuses to convert integers of more than sys.get_int_max_str_digits() digits.
+        reason = f"invalid JSON: a number is too long ({str(error)[:80]})"
+    return None, LineProblem(line_number=line_number, reason=reason)
+
+
+def _label_repairs(
+    labels: Any, *, line_number: int, default_labels: list[str] | None
+) -> tuple[list[LineProblem], Any]:
+    """Fills or tidies candidate_labels; returns the problems found and the labels to send."""
+    missing = labels is None
+    empty = labels == [] or (isinstance(labels, str) and not labels.strip())
+    if missing or empty:
         if default_labels is None:
+            what = "missing" if missing else "empty"
             reason = f"'parameters.candidate_labels' is {what} (add labels, or pass --labels)"
-            return [LineProblem(line_number=line_number, reason=reason)], None
-        if raw is None:
+            return [LineProblem(line_number=line_number, reason=reason)], labels
+        if missing:
             # Filling labels the user gave with --labels is the flag's purpose, not a repair.
             return [], list(default_labels)
         reason = "'parameters.candidate_labels' is empty"
         return [LineProblem(line_number=line_number, reason=reason, repair="use --labels")], list(
             default_labels
         )
-    if isinstance(raw, str):
-        labels: list[Any] = raw.split(",")
-    elif isinstance(raw, list):
-        labels = raw
-    else:
-        reason = (
-            "'parameters.candidate_labels' must be a list of strings or a comma-separated "
-            f"string, got {type(raw).__name__}"
-        )
-        return [LineProblem(line_number=line_number, reason=reason)], None
-    if not all(isinstance(label, str) for label in labels):
-        reason = "'parameters.candidate_labels' must hold only strings"
-        return [LineProblem(line_number=line_number, reason=reason)], None
-    cleaned: list[str] = []
-    for label in labels:
-        stripped = label.strip()
-        if stripped and stripped not in cleaned:
-            cleaned.append(stripped)
-    if not cleaned:
-        reason = "'parameters.candidate_labels' has only empty labels"
-        return [LineProblem(line_number=line_number, reason=reason)], None
-    stripped_all = [label.strip() for label in labels]
-    if any(not label for label in stripped_all):
+    if not isinstance(labels, list | str):
+        return [], labels
+    raw = labels.split(",") if isinstance(labels, str) else labels
+    if not all(isinstance(label, str) for label in raw):
+        return [], labels
+    stripped = [label.strip() for label in raw]
+    cleaned = list(dict.fromkeys(label for label in stripped if label))
+    problems = []
+    if any(not label for label in stripped) and cleaned:
         problems.append(
             LineProblem(
                 line_number=line_number,
@@ -120,7 +152,7 @@ def _check_labels(
                 repair="remove it",
             )
         )
-    duplicates = sorted({lab for lab in stripped_all if lab and stripped_all.count(lab) > 1})
+    duplicates = sorted({label for label in stripped if label and stripped.count(label) > 1})
     if duplicates:
         problems.append(
             LineProblem(
@@ -129,10 +161,21 @@ def _check_labels(
                 repair="keep the first of each",
             )
         )
-    if len(cleaned) > max_labels:
-        reason = f"{len(cleaned)} candidate labels; at most {max_labels} are allowed"
-        return [LineProblem(line_number=line_number, reason=reason)], None
-    return problems, cleaned
+    return problems, (cleaned if problems else labels)
+
+
+def _endpoint_verdict(record: dict[str, Any], *, line_number: int, max_labels: int) -> str | None:
+    """The endpoint's own error for this record, or None when it would classify it."""
+    text = json.dumps(record, ensure_ascii=False)
+    try:
+        parsed = request_contract().parse_json_line(line=text, max_candidate_labels=max_labels)
+    except Exception as error:  # any failure is this line's problem, never a crash
+        return (
+            f"the endpoint cannot classify this line ({type(error).__name__}: "
+            f"{str(error)[:80]}); it would answer it with an error line"
+        )
+    error_message: str | None = parsed.error
+    return error_message
 
 
 def check_line(
@@ -142,62 +185,64 @@ def check_line(
     if not line.strip():
         blank = LineProblem(line_number=line_number, reason="blank line", repair="remove it")
         return _Checked([blank], None)
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as error:
-        return _Checked(
-            [LineProblem(line_number=line_number, reason=f"invalid JSON: {error.msg}")], None
-        )
+    record, parse_problem = _parse(line, line_number=line_number)
+    if parse_problem is not None:
+        return _Checked([parse_problem], None)
     if not isinstance(record, dict):
         reason = f"expected a JSON object, got {type(record).__name__}"
         return _Checked([LineProblem(line_number=line_number, reason=reason)], None)
     problems: list[LineProblem] = []
-    inputs = record.get("inputs")
-    if "inputs" not in record:
-        problems.append(LineProblem(line_number=line_number, reason="missing field 'inputs'"))
-    elif not isinstance(inputs, str):
-        reason = f"'inputs' must be one string per line, got {type(inputs).__name__}"
-        problems.append(LineProblem(line_number=line_number, reason=reason))
-    elif not inputs:
-        problems.append(LineProblem(line_number=line_number, reason="'inputs' is empty"))
-    # The endpoint rejects unknown keys, since a typo such as "multilabel" would otherwise
-    # silently fall back to the default.
-    unknown = sorted(set(record) - set(RECORD_KEYS))
-    if unknown:
-        reason = f"unknown keys {unknown}; allowed: {', '.join(RECORD_KEYS)}"
-        problems.append(LineProblem(line_number=line_number, reason=reason))
-    parameters = record.get("parameters", {})
-    if not isinstance(parameters, dict):
-        reason = f"'parameters' must be an object, got {type(parameters).__name__}"
-        problems.append(LineProblem(line_number=line_number, reason=reason))
+    repaired = record
+    parameters = record.get("parameters")
+    if parameters is None or isinstance(parameters, dict):
+        parameters = parameters or {}
+        label_problems, labels = _label_repairs(
+            parameters.get("candidate_labels"),
+            line_number=line_number,
+            default_labels=default_labels,
+        )
+        problems.extend(label_problems)
+        if labels is not parameters.get("candidate_labels"):
+            repaired = {**record, "parameters": {**parameters, "candidate_labels": labels}}
+    if any(not problem.fixable for problem in problems):
         return _Checked(problems, None)
-    unknown = sorted(set(parameters) - set(PARAMETER_KEYS))
-    if unknown:
-        reason = f"unknown keys {unknown} in 'parameters'; allowed: {', '.join(PARAMETER_KEYS)}"
-        problems.append(LineProblem(line_number=line_number, reason=reason))
-    template = parameters.get("hypothesis_template")
-    if template is not None and (not isinstance(template, str) or "{}" not in template):
-        reason = f"'parameters.hypothesis_template' {template!r} has no '{{}}' for the label"
-        problems.append(LineProblem(line_number=line_number, reason=reason))
-    multi_label = parameters.get("multi_label")
-    if multi_label is not None and not isinstance(multi_label, bool):
-        reason = f"'parameters.multi_label' must be true or false, got {multi_label!r}"
-        problems.append(LineProblem(line_number=line_number, reason=reason))
-    label_problems, labels = _check_labels(
-        record,
-        parameters,
-        line_number=line_number,
-        default_labels=default_labels,
-        max_labels=max_labels,
-    )
-    problems.extend(label_problems)
-    if labels is None or any(not problem.fixable for problem in problems):
+    verdict = _endpoint_verdict(repaired, line_number=line_number, max_labels=max_labels)
+    if verdict is not None:
+        problems.append(LineProblem(line_number=line_number, reason=verdict))
         return _Checked(problems, None)
-    if parameters.get("candidate_labels") is None or problems:
-        repaired = dict(record)
-        repaired["parameters"] = {**parameters, "candidate_labels": labels}
-        return _Checked(problems, repaired)
-    return _Checked(problems, record)
+    return _Checked(problems, repaired, changed=repaired is not record)
+
+
+def _with_line_number_id(line: str, *, line_number: int) -> str:
+    try:
+        record = strict_json_loads(line)
+    except (ValueError, RecursionError):
+        return line  # a bad line kept as is (--on-bad-lines keep) stays as the user wrote it
+    if not isinstance(record, dict) or "id" in record:
+        return line
+    return json.dumps({"id": line_number, **record}, ensure_ascii=False)
+
+
+def fill_default_labels(lines: Iterable[str], labels: list[str]) -> list[str]:
+    """Adds `labels` to every JSON object line without candidate_labels; nothing else changes.
+
+    What `batch submit --labels` does to such lines, for `local batch --labels`; any other line
+    (bad ones included) goes through as written, so the endpoint answers it as the job would.
+    """
+    filled = []
+    for line in lines:
+        try:
+            record = strict_json_loads(line) if line.strip() else None
+        except (ValueError, RecursionError):
+            record = None
+        parameters = record.get("parameters", {}) if isinstance(record, dict) else None
+        if isinstance(parameters, dict) and parameters.get("candidate_labels") is None:
+            assert isinstance(record, dict)
+            record = {**record, "parameters": {**parameters, "candidate_labels": list(labels)}}
+            filled.append(json.dumps(record, ensure_ascii=False))
+        else:
+            filled.append(line)
+    return filled
 
 
 def validate_lines(
@@ -211,6 +256,8 @@ def validate_lines(
     if policy not in BAD_LINE_POLICIES:
         raise ValueError(f"policy: {policy!r} is not one of {', '.join(BAD_LINE_POLICIES)}")
     result = ValidationResult(policy=policy, total_lines=0)
+    # (input line number, line to upload) for every line that goes up.
+    kept: list[tuple[int, str]] = []
     for line_number, raw_line in enumerate(lines, start=1):
         line = raw_line.rstrip("\r\n")
         result.total_lines += 1
@@ -220,18 +267,17 @@ def validate_lines(
         result.problems.extend(checked.problems)
         if not checked.problems:
             # Valid as written: keep the user's bytes, unless labels were filled from --labels.
-            record = checked.repaired
-            filled = record is not None and json.loads(line) != record
-            result.lines.append(json.dumps(record, ensure_ascii=False) if filled else line)
+            upload = json.dumps(checked.repaired, ensure_ascii=False) if checked.changed else line
+            kept.append((line_number, upload))
             continue
         if checked.repaired is not None or not line.strip():
             result.fixed_lines += 1
             if checked.repaired is not None:
-                result.lines.append(json.dumps(checked.repaired, ensure_ascii=False))
+                kept.append((line_number, json.dumps(checked.repaired, ensure_ascii=False)))
             continue
         if policy == "keep":
             result.kept_bad_lines += 1
-            result.lines.append(line)
+            kept.append((line_number, line))
         else:
             result.dropped_lines += 1
     if policy == "refuse":
@@ -239,7 +285,15 @@ def validate_lines(
     elif policy == "fix":
         result.refused = bool(result.unfixable)
     if result.refused:
-        result.lines = []
+        return result
+    if len(kept) < result.total_lines:
+        # Lines were left out, so positions no longer match the input file: each line without
+        # an id gets its input line number, and results still map back to the input.
+        result.ids_added = sum(
+            1 for number, line in kept if _with_line_number_id(line, line_number=number) != line
+        )
+        kept = [(number, _with_line_number_id(line, line_number=number)) for number, line in kept]
+    result.lines = [line for _, line in kept]
     return result
 
 
@@ -256,6 +310,8 @@ def format_report(result: ValidationResult, *, max_listed: int = 20) -> str:
         summary += f", {result.dropped_lines} left out"
     if result.kept_bad_lines:
         summary += f", {result.kept_bad_lines} uploaded as is (they will get error lines)"
+    if result.ids_added:
+        summary += f", {result.ids_added} given their line number as id"
     if result.refused:
         summary = f"{result.total_lines} lines checked, {bad_lines} with problems; nothing uploaded"
     rows.append(summary)

@@ -12,11 +12,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
-
 from zstc.batch_results import is_error_line
 from zstc.cli_errors import CliError
 from zstc.endpoint_client import JSON_LINES, post_local
+from zstc.line_splitting import split_records
 
 DEFAULT_MAX_PAYLOAD_MB = 6.0
 BYTES_PER_MB = 1024 * 1024
@@ -65,6 +64,15 @@ class LocalBatchSummary:
     payloads: int
     output_path: Path
 
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "lines": self.lines,
+            "ok": self.ok,
+            "errors": self.errors,
+            "payloads": self.payloads,
+            "output_file": str(self.output_path),
+        }
+
     def describe(self) -> str:
         return (
             f"{self.lines} lines, {self.ok} ok, {self.errors} errors "
@@ -77,7 +85,8 @@ def read_input_lines(path: Path) -> list[str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise CliError(f"{path}: cannot read it as UTF-8 text ({error})", exit_code=2) from error
-    return text.splitlines()
+    # Split on "\n" only, as batch transform does (zstc/line_splitting.py).
+    return split_records(text.removeprefix("\ufeff"))
 
 
 def run_local_batch(
@@ -88,10 +97,19 @@ def run_local_batch(
     max_payload_mb: float = DEFAULT_MAX_PAYLOAD_MB,
     progress: bool = True,
     timeout_s: float = 600.0,
+    default_labels: list[str] | None = None,
 ) -> LocalBatchSummary:
+    """default_labels: labels for lines that carry none, as `batch submit --labels` adds them."""
+    from rich.progress import Progress
+
+    from zstc.cli_context import stderr_console
+    from zstc.jsonl_validation import fill_default_labels
+
     lines = read_input_lines(input_path)
     if not lines:
         raise CliError(f"{input_path}: the file has no lines", exit_code=2)
+    if default_labels is not None:
+        lines = fill_default_labels(lines, default_labels)
     payloads = list(pack_payloads(lines, max_payload_mb=max_payload_mb))
     output_path.parent.mkdir(parents=True, exist_ok=True)
     partial = output_path.with_name(output_path.name + ".partial")
@@ -99,13 +117,14 @@ def run_local_batch(
     try:
         with (
             partial.open("w", encoding="utf-8") as out,
-            tqdm(total=len(lines), unit="line", disable=not progress, desc=input_path.name) as bar,
+            Progress(console=stderr_console(), disable=not progress) as bar,
         ):
+            task = bar.add_task(input_path.name, total=len(lines))
             for payload in payloads:
                 raw = post_local(
                     url=url, body=payload.body, content_type=JSON_LINES, timeout_s=timeout_s
                 )
-                answers = raw.decode("utf-8").splitlines()
+                answers = split_records(raw.decode("utf-8"))
                 last_line = payload.first_line + len(payload.lines) - 1
                 if len(answers) != len(payload.lines):
                     raise CliError(
@@ -118,7 +137,7 @@ def run_local_batch(
                         errors += 1
                     else:
                         ok += 1
-                bar.update(len(payload.lines))
+                bar.advance(task, len(payload.lines))
         partial.replace(output_path)
     finally:
         partial.unlink(missing_ok=True)

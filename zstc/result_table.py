@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import click
+
 from zstc.cli_errors import CliError
 
 BAR_WIDTH = 30
@@ -27,3 +29,21 @@ def format_table(response: Any, *, bar_width: int = BAR_WIDTH) -> str:
         filled = round(max(0.0, min(1.0, score)) * bar_width)
         rows.append(f"{label:<{width}}  {score:6.3f}  {'█' * filled}{'·' * (bar_width - filled)}")
     return "\n".join(rows)
+
+
+def render_response(response: Any) -> None:
+    """Prints one response as the label/score table."""
+    click.echo(format_table(response))
+
+
+def render_responses(responses: list[Any]) -> None:
+    """Many responses (classify --file) as one table: each text with its top label and score."""
+    from rich.table import Table
+
+    from zstc.cli_context import stdout_console
+
+    table = Table("#", "text", "top label", "score", box=None, pad_edge=False)
+    for number, response in enumerate(responses, start=1):
+        sequence, labels, scores = _check_response(response)
+        table.add_row(str(number), sequence[:60], labels[0] if labels else "", f"{scores[0]:.3f}")
+    stdout_console().print(table)

@@ -95,6 +95,8 @@ class DataResources:
 @dataclass(frozen=True, kw_only=True)
 class BatchResources:
     job_name_prefix: str
+    # The deployed model's label limit (ZSTC_MAX_CANDIDATE_LABELS), not the local cdk.json's.
+    max_candidate_labels: int
 
 
 def data_resources(*, cloudformation: Any, stack_prefix: str) -> DataResources:
@@ -115,6 +117,13 @@ def endpoint_name(*, cloudformation: Any, stack_prefix: str) -> str:
 def batch_resources(*, cloudformation: Any, stack_prefix: str) -> BatchResources:
     stack_name = stack_prefix + BATCH_STACK_SUFFIX
     outputs = read_stack_outputs(cloudformation=cloudformation, stack_name=stack_name)
+    raw_limit = require_output(outputs, stack_name=stack_name, key="MaxCandidateLabels")
+    if not raw_limit.isdigit() or int(raw_limit) < 1:
+        raise CliError(
+            f"stack {stack_name!r} output MaxCandidateLabels is {raw_limit!r}, not a positive "
+            "integer; redeploy it with this version of zstc"
+        )
     return BatchResources(
-        job_name_prefix=require_output(outputs, stack_name=stack_name, key="JobNamePrefix")
+        job_name_prefix=require_output(outputs, stack_name=stack_name, key="JobNamePrefix"),
+        max_candidate_labels=int(raw_limit),
     )

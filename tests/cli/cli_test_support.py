@@ -12,6 +12,8 @@ REGION = "eu-west-1"
 STACK_PREFIX = "ZstcTest"
 JOB_NAME_PREFIX = "zstctest"
 ENDPOINT_NAME = "zstc-test-endpoint"
+# Deliberately not cdk.json's 50: the CLI must read the deployed stack's limit.
+DEPLOYED_MAX_LABELS = 7
 
 
 @dataclass(frozen=True)

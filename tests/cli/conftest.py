@@ -8,6 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 from cli_test_support import (
+    DEPLOYED_MAX_LABELS,
     ENDPOINT_NAME,
     JOB_NAME_PREFIX,
     REGION,
@@ -74,6 +75,7 @@ def deployed(aws_credentials: None) -> Iterator[DeployedZstc]:
                 "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
                 "Outputs": {
                     "JobNamePrefix": {"Value": JOB_NAME_PREFIX},
+                    "MaxCandidateLabels": {"Value": str(DEPLOYED_MAX_LABELS)},
                     "QueueUrl": {"Value": {"Ref": "Queue"}},
                 },
             },

@@ -88,7 +88,7 @@ def test_results_of_an_unfinished_job_are_refused(
     import boto3
     from botocore.stub import Stubber
 
-    import zstc.cli
+    import zstc.cli_context
 
     job = f"{JOB_NAME_PREFIX}-running-00000000000000dd"
     _put(deployed, f"output/{job}/x.jsonl.out", [_answer(0)])  # a partial output already there
@@ -108,11 +108,13 @@ def test_results_of_an_unfinished_job_are_refused(
             "CreationTime": "2026-01-01T00:00:00Z",
         },
     )
-    real_client = zstc.cli._client
+    real_client = zstc.cli_context.Settings.client
     monkeypatch.setattr(
-        zstc.cli,
-        "_client",
-        lambda args, service: sagemaker if service == "sagemaker" else real_client(args, service),
+        zstc.cli_context.Settings,
+        "client",
+        lambda settings, service: (
+            sagemaker if service == "sagemaker" else real_client(settings, service)
+        ),
     )
     out_file = tmp_path / "partial.jsonl"
     with stubber:

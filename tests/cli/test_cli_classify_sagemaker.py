@@ -11,7 +11,7 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 from cli_test_support import ENDPOINT_NAME, REGION, DeployedZstc
 
-import zstc.cli
+import zstc.cli_context
 from zstc.cli import main
 
 RESPONSE = {"sequence": "pay off my card", "labels": ["Finance", "Health"], "scores": [0.9, 0.1]}
@@ -28,12 +28,12 @@ def _body(payload: Any) -> StreamingBody:
 def runtime(deployed: DeployedZstc, monkeypatch: pytest.MonkeyPatch) -> Stubber:
     """sagemaker-runtime behind a Stubber (moto never fails invoke_endpoint); the rest is moto."""
     client = boto3.client("sagemaker-runtime", region_name=REGION)
-    real_client = zstc.cli._client
+    real_client = zstc.cli_context.Settings.client
     monkeypatch.setattr(
-        zstc.cli,
-        "_client",
-        lambda args, service: (
-            client if service == "sagemaker-runtime" else real_client(args, service)
+        zstc.cli_context.Settings,
+        "client",
+        lambda settings, service: (
+            client if service == "sagemaker-runtime" else real_client(settings, service)
         ),
     )
     return Stubber(client)
@@ -122,7 +122,7 @@ def test_endpoint_name_flag_skips_the_stack_lookup(
 ) -> None:
     # No stacks exist at all: the flag alone must be enough.
     client = boto3.client("sagemaker-runtime", region_name=REGION)
-    monkeypatch.setattr(zstc.cli, "_client", lambda args, service: client)
+    monkeypatch.setattr(zstc.cli_context.Settings, "client", lambda settings, service: client)
     stubber = Stubber(client)
     stubber.add_response(
         "invoke_endpoint",

@@ -25,7 +25,7 @@ from zstc.jsonl_validation import validate_lines
 OUTPUTS_THE_CLI_READS = {
     "Zstc-Data": {"BucketName", "KmsKeyArn"},
     "Zstc-Endpoint": {"EndpointName"},
-    "Zstc-Batch": {"JobNamePrefix"},
+    "Zstc-Batch": {"JobNamePrefix", "MaxCandidateLabels"},
 }
 
 

@@ -17,11 +17,18 @@ HELP_MENTIONS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("batch",): ("submit", "status", "results"),
     ("batch", "submit"): ("FILE", "--labels", "--on-bad-lines", "--parts", "--split-mb"),
     ("batch", "status"): ("JOB", "--watch", "--interval", "--stack-prefix"),
-    ("batch", "results"): ("JOB", "--output", "--region"),
+    ("batch", "results"): ("JOB", "--output-file", "--region"),
     ("local",): ("serve", "batch"),
     ("local", "serve"): ("--model", "--port", "--revision"),
-    ("local", "batch"): ("FILE", "--output", "--url", "--model", "--max-payload-mb"),
-    ("package-model",): ("--model", "--revision", "--output"),
+    ("local", "batch"): (
+        "FILE",
+        "--output-file",
+        "--url",
+        "--model",
+        "--labels",
+        "--max-payload-mb",
+    ),
+    ("package-model",): ("--model", "--revision", "--output-file"),
 }
 
 
@@ -31,7 +38,7 @@ def test_every_command_has_help(
 ) -> None:
     assert main([*command, "--help"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"usage: zstc {' '.join(command)}".rstrip())
+    assert out.startswith(f"Usage: zstc {' '.join(command)}".rstrip())
     for mention in HELP_MENTIONS[command]:
         assert mention in out, f"'zstc {' '.join(command)} --help' does not mention {mention}"
 

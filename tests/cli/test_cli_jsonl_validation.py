@@ -39,15 +39,14 @@ def test_each_bad_line_is_reported_with_its_number_and_reason() -> None:
     reasons = {problem.line_number: problem.reason for problem in result.problems}
     assert 1 not in reasons
     assert reasons[2].startswith("invalid JSON")
-    assert "one string per line" in reasons[3]
-    assert "missing field 'inputs'" in " ".join(
-        p.reason for p in result.problems if p.line_number == 4
-    )
-    assert "hypothesis_template" in reasons[5] and "{}" in reasons[5]
-    assert "multi_label" in reasons[6]
+    # Every contract rule is the endpoint's own (request_contract.parse_json_line), message and all.
+    assert '"inputs" must be a single string' in reasons[3]
+    assert "unknown keys ['text']" in reasons[4]
+    assert '"parameters.hypothesis_template"' in reasons[5] and "{}" in reasons[5]
+    assert '"parameters.multi_label"' in reasons[6]
     assert "candidate_labels" in reasons[7] and "--labels" in reasons[7]
     assert "JSON object" in reasons[8]
-    assert "'inputs' is empty" in reasons[9]
+    assert '"inputs" is an empty string' in reasons[9]
     assert "multilabel" in reasons[10]
     assert result.refused and result.lines == []
 
@@ -56,7 +55,9 @@ def test_too_many_labels_is_unfixable() -> None:
     many = [f"label{i}" for i in range(6)]
     line = _line(inputs="x", parameters={"candidate_labels": many})
     result = validate_lines([line], max_labels=5)
-    assert result.problems[0].reason == "6 candidate labels; at most 5 are allowed"
+    assert result.problems[0].reason.startswith(
+        '"parameters.candidate_labels" has 6 labels, more than the limit of 5'
+    )
     assert not result.problems[0].fixable
 
 

@@ -70,7 +70,10 @@ def test_classify_local_bad_template_is_caught_before_sending(
         ["classify", "x", "--labels", "a,b", "--template", "no slot", "--local", local_endpoint.url]
     )
     assert code == 2
-    assert "--template: 'no slot' has no '{}'" in capsys.readouterr().err
+    # The endpoint's own template rule and message (request_contract), refused before sending.
+    assert "--template: \"parameters.hypothesis_template\" 'no slot' has no {}" in (
+        capsys.readouterr().err
+    )
 
 
 def test_local_batch_answers_every_line_in_order_with_error_lines_in_place(

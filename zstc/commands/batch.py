@@ -1,0 +1,457 @@
+"""`zstc batch submit|status|results`: validate and upload, follow the job, fetch its results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from zstc.cli_context import (
+    global_options,
+    info,
+    progress_enabled,
+    settings,
+    stderr_console,
+    stdout_console,
+)
+from zstc.cli_errors import CliError
+from zstc.jsonl_validation import BAD_LINE_POLICIES
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+DEFAULT_INTERVAL_S = 15.0
+# How long --wait waits for the trigger to start the job (it retries quota errors for ~2.4 h).
+DEFAULT_WAIT_TIMEOUT_S = 6 * 3600.0
+
+
+@click.group("batch")
+def command() -> None:
+    """Batch transform jobs: submit files, follow jobs, download results."""
+
+
+def _read_lines(path: Path) -> list[str]:
+    from zstc.local_batch import read_input_lines
+
+    if not path.is_file():
+        raise CliError(f"FILE: {path} does not exist or is not a file", exit_code=2)
+    return read_input_lines(path)
+
+
+def _job_state_exit(state: str) -> int:
+    # A failed or stopped job is a failure for scripts that chain on the exit code.
+    return EXIT_FAILURE if state in ("Failed", "Stopped") else EXIT_OK
+
+
+@command.command("submit")
+@click.argument("file", metavar="FILE", type=click.Path(path_type=Path))
+@click.option("--labels", help="Labels for lines that carry none, e.g. a,b,c.")
+@click.option(
+    "--on-bad-lines",
+    type=click.Choice(BAD_LINE_POLICIES),
+    default="refuse",
+    show_default=True,
+    help="refuse: upload nothing if a line is bad; fix: repair what can be repaired, else "
+    "refuse; drop: repair, and leave out the rest; keep: repair, and upload the rest as is "
+    "(they get error lines).",
+)
+@click.option(
+    "--max-labels",
+    type=click.IntRange(min=1),
+    help="Most labels per line (default: the deployed stack's MaxCandidateLabels output; "
+    "50, the endpoint's default, for --dry-run).",
+)
+@click.option("--name", help="Object name under input/ (default: FILE's name).")
+@click.option("--parts", type=int, help="Split into N parts, one job over all parts.")
+@click.option(
+    "--split-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Split into parts of at most this many MB.",
+)
+@click.option("--dataset", help="Dataset name for parts (default: FILE's stem).")
+@click.option("--dry-run", is_flag=True, help="Validate and plan only; upload nothing.")
+@click.option("--wait", is_flag=True, help="Wait until the job ends, showing its state.")
+@click.option(
+    "--download",
+    metavar="OUT",
+    type=click.Path(path_type=Path),
+    help="With --wait: write the results to OUT when the job completes (implies --wait).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_INTERVAL_S,
+    show_default=True,
+    help="Seconds between checks with --wait.",
+)
+@global_options
+def submit(
+    file: Path,
+    labels: str | None,
+    on_bad_lines: Any,
+    max_labels: int | None,
+    name: str | None,
+    parts: int | None,
+    split_mb: float | None,
+    dataset: str | None,
+    dry_run: bool,
+    wait: bool,
+    download: Path | None,
+    interval: float,
+) -> int:
+    """Validate FILE locally, upload it with SSE-KMS under input/ (or as parts under
+    datasets/<name>/ with --parts/--split-mb), and print the transform job name the upload
+    starts."""
+    from zstc.batch_submit import (
+        check_dataset_name,
+        check_job_naming,
+        check_object_name,
+        split_by_count,
+        split_by_size,
+        submit_dataset,
+        submit_file,
+    )
+    from zstc.bundled_code import request_contract
+    from zstc.endpoint_client import parse_labels
+    from zstc.jsonl_validation import format_report, validate_lines
+
+    options = settings()
+    # Flag combinations first: nothing is read, asked or uploaded for a command line that
+    # cannot work.
+    if parts is not None and split_mb is not None:
+        raise CliError("--parts and --split-mb are alternatives; give one", exit_code=2)
+    is_dataset = parts is not None or split_mb is not None
+    if dataset is not None and not is_dataset:
+        raise CliError(
+            "--dataset: names the parts of --parts N or --split-mb M; add one of them, or "
+            "leave --dataset out to upload one file",
+            exit_code=2,
+        )
+    if name is not None and is_dataset:
+        raise CliError("--name: names a single file; with parts use --dataset", exit_code=2)
+    wait = wait or download is not None
+    if dry_run and wait:
+        raise CliError("--wait/--download: nothing is submitted with --dry-run", exit_code=2)
+    default_labels = parse_labels(labels) if labels else None
+    object_name = check_object_name(name or file.name) if not is_dataset else ""
+    dataset_name = (
+        check_dataset_name(dataset or file.name.removesuffix(".jsonl")) if is_dataset else ""
+    )
+    check_job_naming()
+
+    lines = _read_lines(file)
+    if not lines:
+        raise CliError(f"FILE: {file} is empty; nothing to submit", exit_code=2)
+    prefix = options.resolved_stack_prefix()
+    limit_source = "--max-labels"
+    data = batch = None
+    if not dry_run:
+        # The deployment is read before validation: the label limit is the deployed model's.
+        from zstc.stack_outputs import batch_resources, data_resources
+
+        cloudformation = options.client("cloudformation")
+        data = data_resources(cloudformation=cloudformation, stack_prefix=prefix)
+        batch = batch_resources(cloudformation=cloudformation, stack_prefix=prefix)
+    if max_labels is None:
+        if batch is None:
+            max_labels = int(request_contract().DEFAULT_MAX_CANDIDATE_LABELS)
+            limit_source = "the endpoint's default; a real submit uses the deployed limit"
+        else:
+            max_labels = batch.max_candidate_labels
+            limit_source = f"{prefix}-Batch output MaxCandidateLabels"
+    if default_labels is not None and len(default_labels) > max_labels:
+        raise CliError(
+            f"--labels: {len(default_labels)} labels, more than the limit of {max_labels} "
+            f"({limit_source})",
+            exit_code=2,
+        )
+    result = validate_lines(
+        lines, policy=on_bad_lines, default_labels=default_labels, max_labels=max_labels
+    )
+    if result.problems:
+        info(format_report(result))
+    if result.refused:
+        hint = (
+            "; repair with --on-bad-lines fix, or leave bad lines out with --on-bad-lines drop"
+            if on_bad_lines == "refuse"
+            else "; leave them out with --on-bad-lines drop"
+        )
+        raise CliError(f"{file}: bad lines found, nothing uploaded{hint}", exit_code=2)
+    if not result.lines:
+        raise CliError(f"{file}: no valid lines left to upload", exit_code=2)
+    chunks: list[list[str]] = []
+    if is_dataset:
+        chunks = (
+            split_by_count(result.lines, parts=parts)
+            if parts is not None
+            else split_by_size(result.lines, max_mb=split_mb or 0)
+        )
+    shape = f"{len(chunks)} parts under datasets/{dataset_name}/" if is_dataset else object_name
+    if dry_run:
+        kept = (
+            f", and {result.kept_bad_lines} bad lines kept as they are (they get error lines)"
+            if result.kept_bad_lines
+            else ""
+        )
+        if options.json_output:
+            _echo_json(
+                {
+                    "dry_run": True,
+                    "valid_lines": result.valid_lines,
+                    "kept_bad_lines": result.kept_bad_lines,
+                    "lines_to_upload": len(result.lines),
+                    "upload_as": shape,
+                    "max_labels": max_labels,
+                    "problems": [
+                        {"line": p.line_number, "reason": p.reason, "repair": p.repair}
+                        for p in result.problems
+                    ],
+                }
+            )
+        else:
+            click.echo(
+                f"dry run: {result.valid_lines} valid lines would be uploaded as {shape}{kept} "
+                f"(labels per line at most {max_labels}: {limit_source})"
+            )
+        return EXIT_OK
+
+    assert data is not None and batch is not None
+    s3 = options.client("s3")
+    sagemaker = options.client("sagemaker") if wait else None
+    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+    total_bytes = sum(len(line.encode("utf-8")) + 1 for line in result.lines)
+    with Progress(
+        *Progress.get_default_columns(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=stderr_console(),
+        disable=not progress_enabled(),
+    ) as progress:
+        task = progress.add_task("uploading", total=total_bytes)
+
+        def advance(sent: int) -> None:
+            progress.advance(task, sent)
+
+        if is_dataset:
+            submission = submit_dataset(
+                s3=s3,
+                bucket=data.bucket_name,
+                kms_key_arn=data.kms_key_arn,
+                job_name_prefix=batch.job_name_prefix,
+                parts=chunks,
+                dataset_name=dataset_name,
+                on_part_uploaded=lambda key: info(f"uploaded s3://{data.bucket_name}/{key}"),
+                on_bytes=advance,
+            )
+        else:
+            submission = submit_file(
+                s3=s3,
+                bucket=data.bucket_name,
+                kms_key_arn=data.kms_key_arn,
+                job_name_prefix=batch.job_name_prefix,
+                lines=result.lines,
+                object_name=object_name,
+                on_bytes=advance,
+            )
+    if options.json_output and not wait:
+        _echo_json(
+            {
+                "job_name": submission.job_name,
+                "input_uri": submission.input_uri,
+                "lines": submission.line_count,
+                "uploaded_keys": submission.uploaded_keys,
+                "kms_key_arn": data.kms_key_arn,
+            }
+        )
+    elif not options.json_output:
+        click.echo(
+            f"uploaded {submission.line_count} lines to {submission.input_uri} "
+            f"(SSE-KMS, key {data.kms_key_arn})"
+        )
+        click.echo(f"transform job: {submission.job_name}")
+        if not wait:
+            click.echo(f"follow it with: zstc batch status {submission.job_name} --watch")
+    if not wait:
+        return EXIT_OK
+    return _wait_and_download(
+        sagemaker=sagemaker,
+        s3=s3,
+        bucket=data.bucket_name,
+        job_name=submission.job_name,
+        interval=interval,
+        download=download,
+    )
+
+
+def _wait_and_download(
+    *,
+    sagemaker: Any,
+    s3: Any,
+    bucket: str,
+    job_name: str,
+    interval: float,
+    download: Path | None,
+) -> int:
+    from zstc.batch_results import download_results
+    from zstc.batch_status import describe_job, format_status, wait_for_job
+
+    options = settings()
+    with (
+        stderr_console().status(
+            f"waiting for transform job {job_name} (checks every {interval:g}s)",
+        )
+        if progress_enabled()
+        else _nothing()
+    ):
+        wait_for_job(
+            sagemaker=sagemaker,
+            job_name=job_name,
+            interval_s=interval,
+            timeout_s=DEFAULT_WAIT_TIMEOUT_S,
+            on_state=lambda state: info(f"{dt.datetime.now(dt.UTC):%H:%M:%S}  {job_name}  {state}"),
+        )
+    status = describe_job(sagemaker=sagemaker, job_name=job_name)
+    document: dict[str, Any] = status.as_dict(now=dt.datetime.now(dt.UTC))
+    summary = None
+    if status.state == "Completed" and download is not None:
+        summary = download_results(
+            s3=s3, bucket=bucket, job_name=job_name, output_path=download, job_state=status.state
+        )
+        document["results"] = summary.as_dict()
+    if options.json_output:
+        _echo_json(document)
+    else:
+        click.echo(format_status(status, now=dt.datetime.now(dt.UTC)))
+        if summary is not None:
+            click.echo(summary.describe())
+    return _job_state_exit(status.state)
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _echo_json(document: Any) -> None:
+    click.echo(json.dumps(document, ensure_ascii=False, default=str))
+
+
+@command.command("status")
+@click.argument("job", metavar="JOB", required=False)
+@click.option("--watch", is_flag=True, help="Refresh until the job ends (default JOB: newest).")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_INTERVAL_S,
+    show_default=True,
+    help="Seconds between refreshes.",
+)
+@global_options
+def status(job: str | None, watch: bool, interval: float) -> int:
+    """Show a transform job's state, elapsed time and failure reason; without JOB, list this
+    stack's newest jobs (with --watch: follow the newest)."""
+    from zstc.batch_status import (
+        describe_job,
+        format_status,
+        recent_jobs,
+        render_job_list,
+        watch_job,
+    )
+    from zstc.stack_outputs import batch_resources
+
+    options = settings()
+    sagemaker = options.client("sagemaker")
+    now = dt.datetime.now(dt.UTC)
+    if job is None:
+        batch = batch_resources(
+            cloudformation=options.client("cloudformation"),
+            stack_prefix=options.resolved_stack_prefix(),
+        )
+        jobs = recent_jobs(sagemaker=sagemaker, name_contains=batch.job_name_prefix)
+        if not watch:
+            if options.json_output:
+                _echo_json([entry.as_dict(now=now) for entry in jobs])
+            else:
+                render_job_list(jobs, now=now, console=stdout_console())
+            return EXIT_OK
+        if not jobs:
+            raise CliError(
+                f"--watch: this stack ({batch.job_name_prefix}*) has no transform jobs yet; "
+                "submit one with `zstc batch submit`"
+            )
+        job = jobs[0].name
+        info(f"watching the newest job: {job}")
+    if watch:
+        final = watch_job(
+            sagemaker=sagemaker,
+            job_name=job,
+            interval_s=interval,
+            write=lambda text: (sys.stdout.write(text), sys.stdout.flush()),
+            live=sys.stdout.isatty() and not options.json_output,
+            quiet=options.json_output,
+        )
+        if options.json_output:
+            _echo_json(final.as_dict(now=dt.datetime.now(dt.UTC)))
+    else:
+        final = describe_job(sagemaker=sagemaker, job_name=job)
+        if options.json_output:
+            _echo_json(final.as_dict(now=now))
+        else:
+            click.echo(format_status(final, now=now))
+    return _job_state_exit(final.state)
+
+
+@command.command("results")
+@click.argument("job", metavar="JOB")
+@click.option(
+    "-o",
+    "--output-file",
+    "output_file",
+    required=True,
+    metavar="FILE",
+    type=click.Path(path_type=Path),
+    help="File to write (JSON Lines).",
+)
+@click.option("--fail-on-errors", is_flag=True, help="Exit 1 when any line is an error line.")
+@global_options
+def results(job: str, output_file: Path, fail_on_errors: bool) -> int:
+    """Download output/JOB/*.out, restore input order across parts and write one file; prints
+    how many lines succeeded and failed."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from zstc.batch_results import download_results
+    from zstc.stack_outputs import data_resources
+
+    options = settings()
+    data = data_resources(
+        cloudformation=options.client("cloudformation"),
+        stack_prefix=options.resolved_stack_prefix(),
+    )
+    sagemaker = options.client("sagemaker")
+    state = None
+    try:
+        state = sagemaker.describe_transform_job(TransformJobName=job)["TransformJobStatus"]
+    except (ClientError, BotoCoreError):
+        state = None  # the output may outlive the job record; the listing decides
+    if state is not None and state != "Completed":
+        # Output of a running or failed job is incomplete; a "complete" file would be a lie.
+        raise CliError(f"transform job {job!r} is {state}; results are written when it completes")
+    summary = download_results(
+        s3=options.client("s3"),
+        bucket=data.bucket_name,
+        job_name=job,
+        output_path=output_file,
+        job_state=state,
+    )
+    if options.json_output:
+        _echo_json(summary.as_dict())
+    else:
+        click.echo(summary.describe())
+    return EXIT_OK if summary.errors == 0 or not fail_on_errors else EXIT_FAILURE

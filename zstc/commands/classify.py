@@ -1,0 +1,152 @@
+"""`zstc classify`: texts through the deployed endpoint (or a local one), as tables or JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from zstc.cli_context import global_options, progress_enabled, settings, stderr_console
+from zstc.cli_errors import CliError
+
+DEFAULT_BATCH_SIZE = 16
+
+
+def _read_texts(source: str) -> list[str]:
+    """One text per line from a file or stdin ("-"); lines split only on "\\n" (line_splitting)."""
+    from zstc.line_splitting import split_records
+
+    try:
+        if source == "-":
+            raw = sys.stdin.buffer.read()
+        else:
+            with open(source, "rb") as handle:
+                raw = handle.read()
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except (OSError, UnicodeDecodeError) as error:
+        raise CliError(
+            f"--file: cannot read {source} as UTF-8 text ({error})", exit_code=2
+        ) from error
+    texts = split_records(text)
+    blank = [number for number, line in enumerate(texts, start=1) if not line.strip()]
+    if blank:
+        raise CliError(
+            f"--file: line {blank[0]} is blank; give one non-empty text per line", exit_code=2
+        )
+    if not texts:
+        raise CliError(f"--file: {source} has no texts", exit_code=2)
+    return texts
+
+
+def _send(
+    request: dict[str, Any], *, local: str | None, endpoint_name: str | None, runtime: Any
+) -> Any:
+    from zstc.endpoint_client import classify
+
+    if local:
+        return classify(request=request, local_url=local)
+    return classify(request=request, runtime=runtime, endpoint_name=endpoint_name)
+
+
+@click.command("classify")
+@click.argument("text", required=False)
+@click.option("--labels", required=True, help="Comma-separated labels, e.g. a,b,c.")
+@click.option("--multi-label", is_flag=True, help="Score each label independently.")
+@click.option("--template", help="Hypothesis template with {}, e.g. 'This is {}.'")
+@click.option(
+    "-f",
+    "--file",
+    "file_",
+    metavar="PATH",
+    help="Read texts from PATH, one per line ('-' for stdin), sent in batches.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 256),
+    default=DEFAULT_BATCH_SIZE,
+    show_default=True,
+    help="Texts per request with --file.",
+)
+@click.option("--local", metavar="URL", help="A local endpoint, e.g. localhost:8080.")
+@click.option("--endpoint-name", help="Endpoint name (default: from the stack).")
+@click.option("--json", "as_json", is_flag=True, help="Same as --output json.")
+@global_options
+def command(
+    text: str | None,
+    labels: str,
+    multi_label: bool,
+    template: str | None,
+    file_: str | None,
+    batch_size: int,
+    local: str | None,
+    endpoint_name: str | None,
+    as_json: bool,
+) -> int:
+    """Classify TEXT (or every line of --file) into the given labels.
+
+    Prints a table of labels and scores per text, or the endpoint's JSON with --output json
+    (one JSON document per line with --file).
+    """
+    from zstc.endpoint_client import build_request, parse_labels
+    from zstc.result_table import render_response, render_responses
+
+    options = settings()
+    if (text is None) == (file_ is None):
+        raise CliError("give TEXT or --file PATH (one of them)", exit_code=2)
+    texts = _read_texts(file_) if file_ is not None else [text or ""]
+    if file_ is None and not texts[0].strip():
+        raise CliError("TEXT: is empty; give the text to classify", exit_code=2)
+    label_list = parse_labels(labels)
+    # Everything that can be refused is refused before the first request.
+    build_request(text=texts[0], labels=label_list, multi_label=multi_label, template=template)
+    runtime = None
+    name = endpoint_name
+    if not local:
+        from zstc.stack_outputs import endpoint_name as stack_endpoint_name
+
+        if name is None:
+            name = stack_endpoint_name(
+                cloudformation=options.client("cloudformation"),
+                stack_prefix=options.resolved_stack_prefix(),
+            )
+        runtime = options.client("sagemaker-runtime")
+    json_output = as_json or options.json_output
+    if file_ is None:
+        request = build_request(
+            text=texts[0], labels=label_list, multi_label=multi_label, template=template
+        )
+        response = _send(request, local=local, endpoint_name=name, runtime=runtime)
+        if json_output:
+            click.echo(json.dumps(response, ensure_ascii=False))
+        else:
+            render_response(response)
+        return 0
+    responses: list[Any] = []
+    from rich.progress import Progress
+
+    with Progress(console=stderr_console(), disable=not progress_enabled()) as progress:
+        task = progress.add_task("classifying", total=len(texts))
+        for start in range(0, len(texts), batch_size):
+            batch = texts[start : start + batch_size]
+            request = build_request(
+                text=batch[0], labels=label_list, multi_label=multi_label, template=template
+            )
+            request["inputs"] = batch
+            answer = _send(request, local=local, endpoint_name=name, runtime=runtime)
+            if not isinstance(answer, list) or len(answer) != len(batch):
+                raise CliError(
+                    f"lines {start + 1}-{start + len(batch)}: the endpoint answered "
+                    f"{len(answer) if isinstance(answer, list) else 'one object'} for "
+                    f"{len(batch)} texts"
+                )
+            for response in answer:
+                if json_output:
+                    click.echo(json.dumps(response, ensure_ascii=False))
+                else:
+                    responses.append(response)
+            progress.advance(task, len(batch))
+    if not json_output:
+        render_responses(responses)
+    return 0

@@ -1,0 +1,107 @@
+"""`zstc doctor`: checks this machine and the AWS account, and says how to fix what fails."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from zstc.cli_context import global_options, settings, stdout_console
+from zstc.cli_errors import CliError
+
+DEFAULT_PORTS = (8080,)
+MARKS = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
+
+
+def _configured_needs() -> list[tuple[str, str, int]]:
+    """(instance type, quota usage, instances) from cdk.json, as `make deploy` would use them."""
+    from zstc.stack_outputs import read_cdk_context
+
+    context = read_cdk_context()
+    needs = []
+    if context.get("endpoint_enabled", True):
+        count = max(
+            int(context.get("endpoint_instance_count", 1)),
+            int(context.get("autoscaling_max_capacity", 1)),
+        )
+        needs.append(
+            (str(context.get("endpoint_instance_type", "ml.g4dn.xlarge")), "endpoint", count)
+        )
+    needs.append(
+        (
+            str(context.get("batch_instance_type", "ml.g4dn.xlarge")),
+            "transform job",
+            int(context.get("batch_instance_count", 1)),
+        )
+    )
+    return needs
+
+
+@click.command("doctor")
+@click.option(
+    "--port",
+    "ports",
+    type=int,
+    multiple=True,
+    help="Local port to check is free (repeatable; default 8080).",
+)
+@click.option("--local-only", is_flag=True, help="Check only this machine (Java, ports).")
+@global_options
+def command(ports: tuple[int, ...], local_only: bool) -> int:
+    """Check Java 17 and free ports, AWS credentials, region and CDK bootstrap, the stacks and
+    their outputs, SageMaker instance quotas for the configured types, and Lambda concurrency.
+    Every failed check says how to fix it; exit 1 if any failed."""
+    from zstc import doctor
+    from zstc.local_endpoint import port_is_free
+
+    options = settings()
+    checks = [
+        doctor.check_java(doctor.java_version()),
+        doctor.check_ports(ports or DEFAULT_PORTS, is_free=port_is_free),
+    ]
+    if not local_only:
+        session = options.session()
+        checks.append(doctor.check_region(session.region_name))
+        if session.region_name:
+            try:
+                sts = options.client("sts")
+            except CliError as error:
+                checks.append(doctor.Check(name="credentials", outcome="fail", detail=str(error)))
+            else:
+                credentials, account = doctor.check_credentials(sts)
+                checks.append(credentials)
+                if account is not None:
+                    cloudformation = options.client("cloudformation")
+                    checks.append(
+                        doctor.check_bootstrap(
+                            cloudformation, account=account, region=session.region_name
+                        )
+                    )
+                    stacks = doctor.check_stacks(
+                        cloudformation, stack_prefix=options.resolved_stack_prefix()
+                    )
+                    checks.extend(stacks)
+                    checks.extend(
+                        doctor.check_instance_quotas(
+                            options.client("service-quotas"), needs=_configured_needs()
+                        )
+                    )
+                    trigger_deployed = any(
+                        check.name.endswith("-Batch") and check.outcome == "ok" for check in stacks
+                    )
+                    checks.append(
+                        doctor.check_lambda_concurrency(
+                            options.client("lambda"), trigger_deployed=trigger_deployed
+                        )
+                    )
+    failed = any(check.outcome == "fail" for check in checks)
+    if options.json_output:
+        click.echo(json.dumps([check.as_dict() for check in checks], ensure_ascii=False))
+    else:
+        from rich.table import Table
+
+        table = Table("", "check", "result", "fix", box=None, pad_edge=False)
+        for check in checks:
+            table.add_row(MARKS[check.outcome], check.name, check.detail, check.fix)
+        stdout_console().print(table)
+    return 1 if failed else 0

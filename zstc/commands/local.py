@@ -1,0 +1,168 @@
+"""`zstc local serve|batch`: the container's serving stack on this machine, without AWS."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from zstc.cli_context import global_options, info, progress_enabled, settings
+from zstc.cli_errors import CliError
+
+# multi-model-server 1.1.11 refuses ports from 32767 up (zstc/local_endpoint.py, MAX_PORT);
+# the same bound here stops such a port at the command line, with exit 2.
+MAX_LOCAL_PORT = 32766
+PORT = click.IntRange(1, MAX_LOCAL_PORT)
+
+
+@click.group("local")
+def command() -> None:
+    """The container's real serving stack, locally, without AWS."""
+
+
+def model_options(function: click.decorators.FC) -> click.decorators.FC:
+    function = click.option(
+        "--work-dir",
+        type=click.Path(path_type=Path),
+        help="Where prepared model directories are kept (default: the user cache directory, "
+        "see `zstc local serve --help`).",
+    )(function)
+    function = click.option(
+        "--revision", help="Hub revision (commit hash, tag, branch) for a hub id."
+    )(function)
+    function = click.option(
+        "--model",
+        help="Model directory, unpacked or packed model.tar.gz, or Hugging Face id "
+        "(default: the bundled all-MiniLM-L6-v2, embedding mode).",
+    )(function)
+    return function
+
+
+@command.command("serve")
+@model_options
+@click.option("--port", type=PORT, default=8080, show_default=True, help="Port to listen on.")
+@click.option(
+    "--log-dir", type=click.Path(path_type=Path), help="Server log directory (default: temp)."
+)
+@global_options
+def serve(
+    model: str | None,
+    revision: str | None,
+    work_dir: Path | None,
+    port: int,
+    log_dir: Path | None,
+) -> int:
+    """Serve a model on localhost with the container's model server (GET /ping, POST
+    /invocations) until Ctrl-C.
+
+    Prepared model directories are cached under the user cache directory
+    (platformdirs: ~/.cache/zstc/local-models on Linux), keyed on the model's content.
+    """
+    from zstc.local_commands import resolve_model, wait_for_stop
+    from zstc.local_endpoint import LocalEndpoint, LocalEndpointError
+
+    started = time.monotonic()
+    resolved = resolve_model(model=model, revision=revision, work_dir=work_dir)
+    info(f"model: {resolved.description}\nmodel dir: {resolved.model_dir}")
+    endpoint = LocalEndpoint(resolved.model_dir, port=port, log_dir=log_dir)
+    try:
+        endpoint.start()
+    except LocalEndpointError as error:
+        raise CliError(str(error)) from error
+    try:
+        info(f"server log: {endpoint.server_log}")
+        click.echo(
+            f"serving at {endpoint.url} (GET /ping, POST /invocations); "
+            f"ready in {time.monotonic() - started:.1f}s; Ctrl-C to stop"
+        )
+        wait_for_stop(still_running=lambda: endpoint.running)
+    finally:
+        endpoint.stop()
+        info("stopped")
+    return 0
+
+
+@command.command("batch")
+@click.argument("file", metavar="FILE", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output-file",
+    "output_file",
+    required=True,
+    metavar="OUT",
+    type=click.Path(path_type=Path),
+    help="File to write (JSON Lines, one line per input line).",
+)
+@click.option("--url", help="A running local endpoint (default: start one).")
+@model_options
+@click.option("--port", type=PORT, help="Port for the endpoint it starts (default: a free one).")
+@click.option("--labels", help="Labels for lines that carry none, as batch submit --labels.")
+@click.option(
+    "--max-payload-mb",
+    type=click.FloatRange(min=0, min_open=True),
+    default=6.0,
+    show_default=True,
+    help="Largest request, as MaxPayloadInMB.",
+)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--fail-on-errors", is_flag=True, help="Exit 1 when any line is an error line.")
+@global_options
+def batch(
+    file: Path,
+    output_file: Path,
+    url: str | None,
+    model: str | None,
+    revision: str | None,
+    work_dir: Path | None,
+    port: int | None,
+    labels: str | None,
+    max_payload_mb: float,
+    no_progress: bool,
+    fail_on_errors: bool,
+) -> int:
+    """Run FILE through a local endpoint with batch-transform semantics (MultiRecord payloads,
+    one output line per input line, in order)."""
+    from zstc.endpoint_client import parse_labels
+    from zstc.local_batch import run_local_batch
+
+    if url and model:
+        raise CliError("--url and --model are alternatives; give one", exit_code=2)
+    if not file.is_file():
+        raise CliError(f"FILE: {file} does not exist or is not a file", exit_code=2)
+    default_labels = parse_labels(labels) if labels else None
+    show_progress = not no_progress and progress_enabled()
+    if url:
+        summary = run_local_batch(
+            input_path=file,
+            output_path=output_file,
+            url=url,
+            max_payload_mb=max_payload_mb,
+            progress=show_progress,
+            default_labels=default_labels,
+        )
+    else:
+        from zstc.local_commands import resolve_model
+        from zstc.local_endpoint import LocalEndpoint, LocalEndpointError, find_free_port
+
+        resolved = resolve_model(model=model, revision=revision, work_dir=work_dir)
+        info(f"starting a local endpoint on {resolved.description} ...")
+        try:
+            with LocalEndpoint(resolved.model_dir, port=port or find_free_port()) as endpoint:
+                info(f"local endpoint ready at {endpoint.url}")
+                summary = run_local_batch(
+                    input_path=file,
+                    output_path=output_file,
+                    url=endpoint.url,
+                    max_payload_mb=max_payload_mb,
+                    progress=show_progress,
+                    default_labels=default_labels,
+                )
+        except LocalEndpointError as error:
+            raise CliError(str(error)) from error
+    if settings().json_output:
+        click.echo(json.dumps(summary.as_dict()))
+    else:
+        click.echo(summary.describe())
+    return 1 if fail_on_errors and summary.errors else 0

@@ -1,0 +1,276 @@
+"""`zstc doctor`: what must hold for zstc to work here, each check with the fix when it fails.
+
+Every check takes what it inspects as arguments (clients, a Java runner, a port probe), so each
+is tested at its boundary with botocore's Stubber or moto.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+Outcome = Literal["ok", "warn", "fail"]
+REQUIRED_JAVA = 17
+# The CDK bootstrap stack's default name (`cdk bootstrap`, aws-cdk's DEFAULT_TOOLKIT_STACK_NAME).
+CDK_TOOLKIT_STACK = "CDKToolkit"
+# Lambda keeps at least 10 executions unreserved: a reservation that would leave fewer is refused
+# (Lambda developer guide, "Configuring reserved concurrency").
+LAMBDA_MIN_UNRESERVED = 10
+TRIGGER_RESERVED_CONCURRENCY = 2
+STACK_OUTPUTS = {
+    "-Data": ("BucketName", "KmsKeyArn"),
+    "-Endpoint": ("EndpointName",),
+    "-Batch": ("JobNamePrefix", "MaxCandidateLabels"),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check:
+    name: str
+    outcome: Outcome
+    detail: str
+    fix: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"check": self.name, "outcome": self.outcome, "detail": self.detail, "fix": self.fix}
+
+
+def _aws_message(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return f"{details.get('Code', 'error')}: {details.get('Message', '')}"
+    return str(error)
+
+
+def java_version(run: Callable[[list[str]], str] | None = None) -> int | None:
+    """The major version of `java` on PATH, or None when there is none."""
+    if run is None:
+        if shutil.which("java") is None:
+            return None
+
+        def run(command: list[str]) -> str:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+            return done.stderr + done.stdout  # `java -version` writes to stderr
+
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', run(["java", "-version"]))
+    if match is None:
+        return None
+    major = int(match.group(1))
+    # Java 8 and older call themselves 1.x.
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+def check_java(version: int | None) -> Check:
+    fix = (
+        "install a Java 17 runtime (Debian/Ubuntu: apt-get install openjdk-17-jre-headless; "
+        "macOS: brew install openjdk@17) and put its `java` first on PATH"
+    )
+    if version is None:
+        return Check(name="java", outcome="fail", detail="no `java` on PATH", fix=fix)
+    if version < REQUIRED_JAVA:
+        return Check(
+            name="java",
+            outcome="fail",
+            detail=f"Java {version}; the local model server needs Java {REQUIRED_JAVA}",
+            fix=fix,
+        )
+    return Check(name="java", outcome="ok", detail=f"Java {version}")
+
+
+def check_ports(ports: Iterable[int], *, is_free: Callable[[int], bool]) -> Check:
+    busy = [port for port in ports if not is_free(port)]
+    if busy:
+        return Check(
+            name="ports",
+            outcome="warn",
+            detail=f"in use on 127.0.0.1: {', '.join(map(str, busy))}",
+            fix="stop what listens there, or pass another --port to `zstc local serve`",
+        )
+    return Check(name="ports", outcome="ok", detail="free: " + ", ".join(map(str, ports)))
+
+
+def check_region(region: str | None) -> Check:
+    if not region:
+        return Check(
+            name="region",
+            outcome="fail",
+            detail="no AWS region configured",
+            fix="pass --region, set AWS_REGION, or run `aws configure set region eu-west-1`",
+        )
+    return Check(name="region", outcome="ok", detail=region)
+
+
+def check_credentials(sts: Any) -> tuple[Check, str | None]:
+    """Who the credentials are; returns the account id for the checks that need it."""
+    fix = (
+        "run `aws configure`, choose a profile with AWS_PROFILE or --profile, or sign in with "
+        "`aws sso login`"
+    )
+    try:
+        identity = sts.get_caller_identity()
+    except (ClientError, BotoCoreError) as error:
+        return Check(name="credentials", outcome="fail", detail=_aws_message(error), fix=fix), None
+    return (
+        Check(name="credentials", outcome="ok", detail=f"{identity['Arn']}"),
+        str(identity["Account"]),
+    )
+
+
+def check_bootstrap(cloudformation: Any, *, account: str | None, region: str) -> Check:
+    target = f"aws://{account or 'ACCOUNT'}/{region}"
+    fix = f"node_modules/.bin/cdk bootstrap {target}"
+    try:
+        stacks = cloudformation.describe_stacks(StackName=CDK_TOOLKIT_STACK)["Stacks"]
+    except ClientError as error:
+        if "does not exist" in _aws_message(error):
+            return Check(
+                name="cdk bootstrap",
+                outcome="fail",
+                detail=f"{CDK_TOOLKIT_STACK} is not deployed in {region}",
+                fix=fix,
+            )
+        return Check(name="cdk bootstrap", outcome="fail", detail=_aws_message(error), fix=fix)
+    except BotoCoreError as error:
+        return Check(name="cdk bootstrap", outcome="fail", detail=str(error), fix=fix)
+    status = stacks[0].get("StackStatus", "")
+    if not status.endswith("_COMPLETE") or "ROLLBACK" in status or "DELETE" in status:
+        return Check(
+            name="cdk bootstrap",
+            outcome="fail",
+            detail=f"{CDK_TOOLKIT_STACK} is {status}",
+            fix=fix,
+        )
+    return Check(name="cdk bootstrap", outcome="ok", detail=f"{CDK_TOOLKIT_STACK} {status}")
+
+
+def check_stacks(cloudformation: Any, *, stack_prefix: str) -> list[Check]:
+    checks = []
+    for suffix, keys in STACK_OUTPUTS.items():
+        name = stack_prefix + suffix
+        try:
+            stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+        except (ClientError, BotoCoreError) as error:
+            message = _aws_message(error)
+            detail = "not deployed" if "does not exist" in message else message
+            checks.append(
+                Check(
+                    name=f"stack {name}",
+                    outcome="fail",
+                    detail=detail,
+                    fix="make deploy (or pass --stack-prefix / --region)",
+                )
+            )
+            continue
+        outputs = {item["OutputKey"] for item in stack.get("Outputs", [])}
+        missing = [key for key in keys if key not in outputs]
+        if missing:
+            checks.append(
+                Check(
+                    name=f"stack {name}",
+                    outcome="fail",
+                    detail=f"{stack.get('StackStatus')}, outputs missing: {', '.join(missing)}",
+                    fix="redeploy with this version of zstc: make deploy",
+                )
+            )
+        else:
+            checks.append(
+                Check(name=f"stack {name}", outcome="ok", detail=str(stack.get("StackStatus")))
+            )
+    return checks
+
+
+def _sagemaker_quotas(service_quotas: Any) -> dict[str, tuple[str, float]]:
+    """Quota name -> (quota code, value) for every applied SageMaker quota."""
+    quotas: dict[str, tuple[str, float]] = {}
+    paginator = service_quotas.get_paginator("list_service_quotas")
+    for page in paginator.paginate(ServiceCode="sagemaker"):
+        for quota in page.get("Quotas", []):
+            quotas[quota["QuotaName"]] = (quota["QuotaCode"], float(quota.get("Value", 0)))
+    return quotas
+
+
+def check_instance_quotas(
+    service_quotas: Any, *, needs: Iterable[tuple[str, str, int]]
+) -> list[Check]:
+    """needs: (instance type, usage, instances) with usage "endpoint" or "transform job".
+
+    SageMaker names its instance quotas "<type> for endpoint usage" and "<type> for transform
+    job usage" (the names CreateEndpoint's ResourceLimitExceeded error quotes).
+    """
+    try:
+        quotas = _sagemaker_quotas(service_quotas)
+    except (ClientError, BotoCoreError) as error:
+        return [
+            Check(
+                name="sagemaker quotas",
+                outcome="warn",
+                detail=f"cannot read Service Quotas: {_aws_message(error)}",
+                fix="allow servicequotas:ListServiceQuotas, or check the quotas in the console",
+            )
+        ]
+    checks = []
+    for instance_type, usage, count in needs:
+        quota_name = f"{instance_type} for {usage} usage"
+        name = f"quota {quota_name}"
+        if quota_name not in quotas:
+            checks.append(
+                Check(
+                    name=name,
+                    outcome="warn",
+                    detail="not listed by Service Quotas in this region",
+                    fix="check that the instance type exists in this region",
+                )
+            )
+            continue
+        code, value = quotas[quota_name]
+        if value < count:
+            checks.append(
+                Check(
+                    name=name,
+                    outcome="fail",
+                    detail=f"{value:g} instances; the configuration needs {count}",
+                    fix=(
+                        "aws service-quotas request-service-quota-increase --service-code "
+                        f"sagemaker --quota-code {code} --desired-value {count}"
+                    ),
+                )
+            )
+        else:
+            checks.append(Check(name=name, outcome="ok", detail=f"{value:g} instances"))
+    return checks
+
+
+def check_lambda_concurrency(lambda_client: Any, *, trigger_deployed: bool) -> Check:
+    try:
+        limit = lambda_client.get_account_settings()["AccountLimit"]
+    except (ClientError, BotoCoreError) as error:
+        return Check(name="lambda concurrency", outcome="warn", detail=_aws_message(error))
+    unreserved = int(limit.get("UnreservedConcurrentExecutions", 0))
+    total = int(limit.get("ConcurrentExecutions", 0))
+    needed = 0 if trigger_deployed else TRIGGER_RESERVED_CONCURRENCY
+    if unreserved - needed < LAMBDA_MIN_UNRESERVED:
+        return Check(
+            name="lambda concurrency",
+            outcome="fail",
+            detail=(
+                f"account limit {total}, {unreserved} unreserved; the trigger reserves "
+                f"{TRIGGER_RESERVED_CONCURRENCY} and Lambda keeps {LAMBDA_MIN_UNRESERVED} "
+                "unreserved"
+            ),
+            fix=(
+                "request a higher 'Concurrent executions' quota: aws service-quotas "
+                "request-service-quota-increase --service-code lambda --quota-code L-B99A9384 "
+                "--desired-value 1000"
+            ),
+        )
+    return Check(
+        name="lambda concurrency",
+        outcome="ok",
+        detail=f"account limit {total}, {unreserved} unreserved",
+    )
