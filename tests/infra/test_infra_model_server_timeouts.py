@@ -67,9 +67,7 @@ def test_batch_model_gives_up_exactly_when_the_transform_job_does(
         "AWS::Lambda::Function",
         {
             "Environment": {
-                "Variables": Match.object_like(
-                    {"INVOCATIONS_TIMEOUT_SECONDS": trigger_environment}
-                )
+                "Variables": Match.object_like({"INVOCATIONS_TIMEOUT_SECONDS": trigger_environment})
             }
         },
     )
