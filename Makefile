@@ -57,6 +57,7 @@ lint: install
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/mypy app.py stacks inference_code zstc benchmarks scripts && MYPYPATH=lambda/transform_trigger $(VENV)/bin/mypy lambda/transform_trigger
+	MYPYPATH=lambda/endpoint_readiness $(VENV)/bin/mypy lambda/endpoint_readiness
 
 test: lint
 	$(VENV)/bin/pytest

@@ -8,7 +8,6 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -23,11 +22,12 @@ from stacks.config import ZstcConfig
 from stacks.data_layout import DATASETS_PREFIX, INPUT_PREFIX, MANIFESTS_PREFIX, OUTPUT_PREFIX
 from stacks.data_stack import DataStack
 from stacks.encrypted_queue_destination import EncryptedQueueDestination
+from stacks.function_logs import function_logs_and_role
 from stacks.instance_storage import supports_volume_kms_key
-from stacks.log_retention import retention
 from stacks.nag import acknowledge
 from stacks.network_stack import NetworkStack
 from stacks.serving_model import ServingModel
+from stacks.topic_publishers import EncryptedTopicTarget, allow_alarms_to_publish
 from zstc.model_server_settings import BATCH_MODEL_SERVER
 
 TRIGGER_ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "transform_trigger"
@@ -43,12 +43,42 @@ QUEUE_VISIBILITY_TIMEOUT = cdk.Duration.seconds(6 * 60)
 MAX_RECEIVE_COUNT = 24
 DLQ_RETENTION = cdk.Duration.days(14)
 # Few concurrent triggers are plenty (each starts up to 10 jobs in seconds), and a small bound
-# keeps a burst of uploads from hammering the SageMaker API.
+# keeps a burst of uploads from hammering the SageMaker API. The SQS event source's
+# MaximumConcurrency is the bound: it reserves nothing. Reserved concurrency would, and Lambda
+# refuses any that leaves fewer than 10 unreserved executions, which fails the deploy on new
+# accounts whose limit is 10
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
 TRIGGER_CONCURRENCY = 2
 SQS_BATCH_SIZE = 10
 TERMINAL_JOB_STATES = ["Completed", "Failed", "Stopped"]
+# The transform job Environment entries naming the upload that started the job; they must match
+# lambda/transform_trigger/transform_request.py.
+SOURCE_OBJECT_ENV = "ZSTC_SOURCE_OBJECT"
+DATASET_ENV = "ZSTC_DATASET"
 # The CDK's singleton that writes the bucket's notification configuration.
 NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
+
+
+def job_state_message() -> str:
+    """The e-mail a person reads when a job ends: which upload, which dataset, what happened.
+
+    The "SageMaker Transform Job State Change" event carries the job's Environment
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html),
+    where the trigger records the uploaded object and the dataset
+    (lambda/transform_trigger/transform_request.py); the job's input is only the manifest.
+    """
+
+    def field(path: str) -> str:
+        return events.EventField.from_path(f"$.detail.{path}")
+
+    return (
+        f"zstc batch transform job {field('TransformJobName')} is "
+        f"{field('TransformJobStatus')}.\n"
+        f"Uploaded file: {field(f'Environment.{SOURCE_OBJECT_ENV}')}\n"
+        f"Dataset: {field(f'Environment.{DATASET_ENV}')}\n"
+        f"Results: {field('TransformOutput.S3OutputPath')}\n"
+        f"Failure reason: {field('FailureReason')}"
+    )
 
 
 def job_name_prefix(config: ZstcConfig) -> str:
@@ -94,16 +124,17 @@ class BatchStack(cdk.Stack):
         # ids (and their acknowledgements below) do not depend on hashed logical ids.
         self.bucket_export_name = f"{data.stack_name}-DataBucketArn"
         self.bucket_arn = data.export_value(data.bucket.bucket_arn, name=self.bucket_export_name)
-        self._grant_transform_data_access(role=serving.role)
+        self._grant_transform_data_access(role=serving.role, data=data)
 
         if config.existing_kms_key_arn is not None:
             # The statements this stack adds to the key policy are dropped for an imported key.
             cdk.Annotations.of(self).add_warning_v2(
                 "zstc:existingKeyPolicy",
                 f"kms_key: the policy of {config.existing_kms_key_arn} must allow "
-                "kms:GenerateDataKey* and kms:Decrypt to s3.amazonaws.com (upload notifications "
+                "kms:GenerateDataKey and kms:Decrypt to s3.amazonaws.com (upload notifications "
                 "to the encrypted queue), events.amazonaws.com and cloudwatch.amazonaws.com (job "
-                "and alarm notifications to the encrypted topic); zstc cannot change it",
+                "and alarm notifications to the encrypted topic), as the data stack's own key "
+                "policy does; zstc cannot change it",
             )
         self.topic = self._notification_topic(config=config, data=data)
         dead_letters = sqs.Queue(
@@ -175,8 +206,11 @@ class BatchStack(cdk.Stack):
             description="SQS queue of S3 upload notifications feeding the transform trigger",
         )
 
-    def _grant_transform_data_access(self, *, role: iam.IRole) -> None:
+    def _grant_transform_data_access(self, *, role: iam.IRole, data: DataStack) -> None:
         """Jobs read inputs, datasets and manifests, and write results; nothing else."""
+        # The objects are SSE-KMS under the data key: reading decrypts, writing generates a data
+        # key (and a multipart upload decrypts it again for each part).
+        data.key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
         readable = (INPUT_PREFIX, DATASETS_PREFIX, MANIFESTS_PREFIX)
         role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -219,8 +253,7 @@ class BatchStack(cdk.Stack):
         )
         if config.notification_email:
             topic.add_subscription(subscriptions.EmailSubscription(config.notification_email))
-        # targets.SnsTopic below adds the key policy statement that lets EventBridge encrypt
-        # what it publishes to this topic (a key imported from an ARN needs it added by hand).
+        allow_alarms_to_publish(topic)
         return topic
 
     def _function_logs_and_role(
@@ -232,26 +265,14 @@ class BatchStack(cdk.Stack):
         data: DataStack,
         removal: cdk.RemovalPolicy,
     ) -> tuple[logs.LogGroup, iam.Role]:
-        """A Lambda function's own log group (with retention) and a role that may write to it.
-
-        Our own role: the CDK's default one carries the AWSLambdaBasicExecutionRole managed
-        policy, which may write to any log group.
-        """
-        log_group = logs.LogGroup(
+        return function_logs_and_role(
             self,
-            f"{name}Logs",
-            retention=retention(config.log_retention_days),
-            encryption_key=data.log_encryption_key,
-            removal_policy=removal,
-        )
-        role = iam.Role(
-            self,
-            f"{name}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            name=name,
             description=description,
+            log_retention_days=config.log_retention_days,
+            log_encryption_key=data.log_encryption_key,
+            removal=removal,
         )
-        log_group.grant_write(role)
-        return log_group, role
 
     def _trigger_function(
         self,
@@ -279,7 +300,6 @@ class BatchStack(cdk.Stack):
             role=role,
             timeout=TRIGGER_TIMEOUT,
             memory_size=256,
-            reserved_concurrent_executions=TRIGGER_CONCURRENCY,
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             environment={
@@ -317,14 +337,9 @@ class BatchStack(cdk.Stack):
                 resources=[transform_jobs],
             )
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PassModelRoleToSageMaker",
-                actions=["iam:PassRole"],
-                resources=[serving.role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            )
-        )
+        # No iam:PassRole: CreateTransformJob takes no role (botocore's sagemaker service model
+        # has no role member in CreateTransformJobRequest); jobs run as the model's execution
+        # role, which SageMaker took when the Model was created by CloudFormation.
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="ListDatasetParts",
@@ -403,9 +418,7 @@ class BatchStack(cdk.Stack):
             # Immutable: otherwise the CDK adds AWSLambdaBasicExecutionRole and a "*" resource.
             notifications_handler_role=handler_role.without_policy_updates(),
         )
-        destination = EncryptedQueueDestination(
-            queue=self.queue, key=data.key, bucket_arn=self.bucket_arn
-        )
+        destination = EncryptedQueueDestination(queue=self.queue, bucket_arn=self.bucket_arn)
         bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,
             destination,
@@ -440,15 +453,5 @@ class BatchStack(cdk.Stack):
                 },
             ),
         )
-        detail = "$.detail"
-        message = events.RuleTargetInput.from_multiline_text(
-            "zstc batch transform job "
-            f"{events.EventField.from_path(f'{detail}.TransformJobName')} is "
-            f"{events.EventField.from_path(f'{detail}.TransformJobStatus')}.\n"
-            "Input: "
-            f"{events.EventField.from_path(f'{detail}.TransformInput.DataSource.S3DataSource.S3Uri')}\n"
-            "Output: "
-            f"{events.EventField.from_path(f'{detail}.TransformOutput.S3OutputPath')}\n"
-            f"Failure reason: {events.EventField.from_path(f'{detail}.FailureReason')}"
-        )
-        rule.add_target(targets.SnsTopic(self.topic, message=message))
+        message = events.RuleTargetInput.from_multiline_text(job_state_message())
+        rule.add_target(EncryptedTopicTarget(self.topic, message=message))

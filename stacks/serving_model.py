@@ -23,6 +23,7 @@ from stacks.container_image import (
     image_repository_name,
     image_uri,
 )
+from stacks.instance_storage import supports_volume_kms_key
 from stacks.nag import acknowledge
 from zstc.model_server_settings import ModelServerSettings
 
@@ -81,17 +82,21 @@ class ServingModel(Construct):
         )
         # Read on the one model.tar.gz object, not the whole CDK asset bucket.
         self.artifact.bucket.grant_read(self.role, self.artifact.s3_object_key)
-        key.grant_encrypt_decrypt(self.role)
-        # SageMaker encrypts the instances' storage volumes with the key through grants it
-        # creates on the role's behalf; only grants for AWS resources are allowed.
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="GrantKeyToSageMakerVolumes",
-                actions=["kms:CreateGrant", "kms:DescribeKey"],
-                resources=[key.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        # The role uses the data key only for the instances' storage volumes; reading and
+        # writing data bucket objects (batch only) is granted by the batch stack. Instance types
+        # with NVMe instance storage take no volume key (their storage is hardware-encrypted),
+        # so they get no key permission at all.
+        if supports_volume_kms_key(instance_type):
+            # SageMaker encrypts the volumes through grants it creates on the role's behalf;
+            # only grants for AWS resources are allowed.
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="GrantKeyToSageMakerVolumes",
+                    actions=["kms:CreateGrant", "kms:DescribeKey"],
+                    resources=[key.key_arn],
+                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                )
             )
-        )
 
         # Pull only from the image's repository in the deploy region's registry. grant_pull also
         # adds ecr:GetAuthorizationToken on "*": that action has no resource-level permissions.
@@ -173,10 +178,6 @@ class ServingModel(Construct):
             "bucket ARN only; SageMaker reads the bucket's location and encryption settings.",
             "AwsSolutions-IAM5[Action::s3:List*]": "CDK grant_read action set on the asset "
             "bucket ARN only; list permission lets a missing artifact read as 404 not 403.",
-            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": "CDK grant_encrypt_decrypt on "
-            "the one zstc data key: output objects are written with SSE-KMS data keys.",
-            "AwsSolutions-IAM5[Action::kms:ReEncrypt*]": "CDK grant_encrypt_decrypt on the one "
-            "zstc data key; no other key is reachable.",
             "AwsSolutions-IAM5[Resource::*]": "Only actions without resource-level permissions "
             "use '*': ecr:GetAuthorizationToken, cloudwatch:PutMetricData (limited by a "
             "cloudwatch:namespace condition to /aws/sagemaker/*) and, in VPC mode, ec2:Describe*.",

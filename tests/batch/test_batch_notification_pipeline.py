@@ -76,4 +76,13 @@ def test_uploads_reach_the_trigger_through_the_queue_and_start_the_right_jobs(
         for request in moto_aws.validator.requests
     )
     assert sources == ["datasets/news/_SUCCESS", "input/deep/folder/my reviews+2024.jsonl"]
+    # The job-state e-mail reads these from the job's Environment: the uploaded object, unmangled.
+    named = sorted(
+        (request["Environment"]["ZSTC_SOURCE_OBJECT"], request["Environment"]["ZSTC_DATASET"])
+        for request in moto_aws.validator.requests
+    )
+    assert named == [
+        (f"s3://{BUCKET}/datasets/news/_SUCCESS", "datasets/news/"),
+        (f"s3://{BUCKET}/input/deep/folder/my reviews+2024.jsonl", "none (a single uploaded file)"),
+    ]
     assert len(moto_aws.transform_job_names()) == 2
