@@ -13,6 +13,11 @@ NODE_STAMP := node_modules/.installed
 # machine's end-of-life Node 20.
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# Synth makes no network call: no CLI usage telemetry and no "newer version" check. cdk.json
+# turns telemetry ("cli-telemetry": false) and notices ("notices": false) off for any cdk run;
+# these cover a run from the Makefile even with another cdk.json setting.
+export CDK_DISABLE_CLI_TELEMETRY := true
+export CDK_DISABLE_VERSION_CHECK := true
 
 CDK := $(CURDIR)/node_modules/.bin/cdk
 LINTED := app.py stacks lambda inference_code zstc tests benchmarks scripts
@@ -29,7 +34,7 @@ help:
 	@echo "make test     install everything, lint, and run the whole test suite"
 	@echo "make synth    write every stack's CloudFormation template to cdk.out (no credentials)"
 	@echo "make deploy   cdk deploy --all into the account of your AWS credentials"
-	@echo "make destroy  cdk destroy --all"
+	@echo "make destroy  delete every stack make deploy created (VPC included)"
 	@echo "make bench    inference benchmark: stock pipeline vs zstc, pairs per second"
 	@echo "make lint     ruff check, ruff format --check and mypy"
 
@@ -65,11 +70,18 @@ test: lint
 synth: install
 	$(CDK) synth --quiet $(CDK_ARGS)
 
+# deploy remembers its CDK_ARGS here, so destroy finds the same stacks (the stack prefix) even
+# when it is run without them.
+DEPLOYED_ARGS_FILE ?= .zstc-deployed-args
+
 deploy: install
+	$(file >$(DEPLOYED_ARGS_FILE),$(CDK_ARGS))
 	$(CDK) deploy --all $(CDK_ARGS)
 
+# Deletes every stack deploy can create (Network included, whatever -c vpc=... deploy had), by
+# name: teardown mode builds no model archive and looks nothing up (stacks/teardown.py).
 destroy: install
-	$(CDK) destroy --all $(CDK_ARGS)
+	$(CDK) destroy --all -c teardown=true $(file <$(DEPLOYED_ARGS_FILE)) $(CDK_ARGS)
 
 demo: install
 	$(PYTHON) -m zstc.demo $(if $(MODEL),--model $(MODEL))

@@ -10,7 +10,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.batch_stack import BatchStack
-from stacks.config import ZstcConfig
+from stacks.config import ZstcConfig, moving_revision_warning
 from stacks.data_stack import DataStack
 from stacks.endpoint_stack import EndpointStack
 from stacks.network_stack import NetworkStack
@@ -90,6 +90,13 @@ def build_stacks(app: cdk.App, config: ZstcConfig) -> ZstcStacks:
         model_archive=model_archive,
         env=env,
     )
+    revision_warning = moving_revision_warning(config)
+    if revision_warning is not None:
+        for serving_stack in (endpoint, batch):
+            if serving_stack is not None:
+                cdk.Annotations.of(serving_stack).add_warning_v2(
+                    "zstc:movingModelRevision", revision_warning
+                )
     # cdk-nag 3: the AwsSolutions pack runs on every synth and fails it on any finding that is
     # neither fixed nor acknowledged with a reason.
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
