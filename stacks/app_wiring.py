@@ -51,10 +51,12 @@ def build_model_archive_for(config: ZstcConfig, output_path: Path = MODEL_ARCHIV
     )
 
 
-def build_stacks(app: cdk.App, config: ZstcConfig) -> ZstcStacks:
+def build_stacks(
+    app: cdk.App, config: ZstcConfig, *, model_archive_path: Path = MODEL_ARCHIVE_PATH
+) -> ZstcStacks:
     env = _environment(config)
     prefix = config.stack_prefix
-    model_archive = build_model_archive_for(config)
+    model_archive = build_model_archive_for(config, model_archive_path)
 
     data = DataStack(app, f"{prefix}-Data", config=config, env=env)
     network = (
