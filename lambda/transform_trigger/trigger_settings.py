@@ -57,6 +57,7 @@ def load_settings(environ: Mapping[str, str]) -> TriggerSettings:
             datasets_prefix=_prefix(environ, "DATASETS_PREFIX"),
             output_prefix=_prefix(environ, "OUTPUT_PREFIX"),
             manifests_prefix=_prefix(environ, "MANIFESTS_PREFIX"),
+            pinned_inputs_prefix=_prefix(environ, "PINNED_INPUTS_PREFIX"),
         ),
         transform=TransformSettings(
             model_name=_text(environ, "MODEL_NAME"),
