@@ -8,8 +8,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
@@ -20,14 +20,22 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.config import ZstcConfig
-from stacks.data_layout import DATASETS_PREFIX, INPUT_PREFIX, MANIFESTS_PREFIX, OUTPUT_PREFIX
+from stacks.data_layout import (
+    DATASETS_PREFIX,
+    INPUT_PREFIX,
+    MANIFESTS_PREFIX,
+    OUTPUT_PREFIX,
+    PINNED_INPUTS_PREFIX,
+)
 from stacks.data_stack import DataStack
 from stacks.encrypted_queue_destination import EncryptedQueueDestination
+from stacks.function_logs import function_logs_and_role
 from stacks.instance_storage import supports_volume_kms_key
-from stacks.log_retention import retention
 from stacks.nag import acknowledge
 from stacks.network_stack import NetworkStack
-from stacks.serving_model import MODEL_SERVER_TIMEOUT_SECONDS, ServingModel
+from stacks.serving_model import ServingModel
+from stacks.topic_publishers import EncryptedTopicTarget, allow_alarms_to_publish
+from zstc.model_server_settings import BATCH_MODEL_SERVER
 
 TRIGGER_ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "transform_trigger"
 INPUT_SUFFIX = ".jsonl"
@@ -42,12 +50,42 @@ QUEUE_VISIBILITY_TIMEOUT = cdk.Duration.seconds(6 * 60)
 MAX_RECEIVE_COUNT = 24
 DLQ_RETENTION = cdk.Duration.days(14)
 # Few concurrent triggers are plenty (each starts up to 10 jobs in seconds), and a small bound
-# keeps a burst of uploads from hammering the SageMaker API.
+# keeps a burst of uploads from hammering the SageMaker API. The SQS event source's
+# MaximumConcurrency is the bound: it reserves nothing. Reserved concurrency would, and Lambda
+# refuses any that leaves fewer than 10 unreserved executions, which fails the deploy on new
+# accounts whose limit is 10
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html).
 TRIGGER_CONCURRENCY = 2
 SQS_BATCH_SIZE = 10
 TERMINAL_JOB_STATES = ["Completed", "Failed", "Stopped"]
+# The transform job Environment entries naming the upload that started the job; they must match
+# lambda/transform_trigger/transform_request.py.
+SOURCE_OBJECT_ENV = "ZSTC_SOURCE_OBJECT"
+DATASET_ENV = "ZSTC_DATASET"
 # The CDK's singleton that writes the bucket's notification configuration.
 NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
+
+
+def job_state_message() -> str:
+    """The e-mail a person reads when a job ends: which upload, which dataset, what happened.
+
+    The "SageMaker Transform Job State Change" event carries the job's Environment
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html),
+    where the trigger records the uploaded object and the dataset
+    (lambda/transform_trigger/transform_request.py); the job's input is only the manifest.
+    """
+
+    def field(path: str) -> str:
+        return events.EventField.from_path(f"$.detail.{path}")
+
+    return (
+        f"zstc batch transform job {field('TransformJobName')} is "
+        f"{field('TransformJobStatus')}.\n"
+        f"Uploaded file: {field(f'Environment.{SOURCE_OBJECT_ENV}')}\n"
+        f"Dataset: {field(f'Environment.{DATASET_ENV}')}\n"
+        f"Results: {field('TransformOutput.S3OutputPath')}\n"
+        f"Failure reason: {field('FailureReason')}"
+    )
 
 
 def job_name_prefix(config: ZstcConfig) -> str:
@@ -83,6 +121,7 @@ class BatchStack(cdk.Stack):
             "Model",
             config=config,
             instance_type=config.batch_instance_type,
+            model_server=BATCH_MODEL_SERVER,
             model_archive=model_archive,
             key=data.key,
             network=network,
@@ -92,16 +131,17 @@ class BatchStack(cdk.Stack):
         # ids (and their acknowledgements below) do not depend on hashed logical ids.
         self.bucket_export_name = f"{data.stack_name}-DataBucketArn"
         self.bucket_arn = data.export_value(data.bucket.bucket_arn, name=self.bucket_export_name)
-        self._grant_transform_data_access(role=serving.role)
+        self._grant_transform_data_access(role=serving.role, data=data)
 
         if config.existing_kms_key_arn is not None:
             # The statements this stack adds to the key policy are dropped for an imported key.
             cdk.Annotations.of(self).add_warning_v2(
                 "zstc:existingKeyPolicy",
                 f"kms_key: the policy of {config.existing_kms_key_arn} must allow "
-                "kms:GenerateDataKey* and kms:Decrypt to s3.amazonaws.com (upload notifications "
+                "kms:GenerateDataKey and kms:Decrypt to s3.amazonaws.com (upload notifications "
                 "to the encrypted queue), events.amazonaws.com and cloudwatch.amazonaws.com (job "
-                "and alarm notifications to the encrypted topic); zstc cannot change it",
+                "and alarm notifications to the encrypted topic), as the data stack's own key "
+                "policy does; zstc cannot change it",
             )
         self.topic = self._notification_topic(config=config, data=data)
         dead_letters = sqs.Queue(
@@ -173,9 +213,13 @@ class BatchStack(cdk.Stack):
             description="SQS queue of S3 upload notifications feeding the transform trigger",
         )
 
-    def _grant_transform_data_access(self, *, role: iam.IRole) -> None:
-        """Jobs read inputs, datasets and manifests, and write results; nothing else."""
-        readable = (INPUT_PREFIX, DATASETS_PREFIX, MANIFESTS_PREFIX)
+    def _grant_transform_data_access(self, *, role: iam.IRole, data: DataStack) -> None:
+        """Jobs read their manifest and the pinned copies it lists, and write results; nothing
+        else: the uploads themselves are read only by the trigger, which copies them."""
+        # The objects are SSE-KMS under the data key: reading decrypts, writing generates a data
+        # key (and a multipart upload decrypts it again for each part).
+        data.key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
+        readable = (MANIFESTS_PREFIX, PINNED_INPUTS_PREFIX)
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadTransformInputs",
@@ -217,8 +261,7 @@ class BatchStack(cdk.Stack):
         )
         if config.notification_email:
             topic.add_subscription(subscriptions.EmailSubscription(config.notification_email))
-        # targets.SnsTopic below adds the key policy statement that lets EventBridge encrypt
-        # what it publishes to this topic (a key imported from an ARN needs it added by hand).
+        allow_alarms_to_publish(topic)
         return topic
 
     def _function_logs_and_role(
@@ -230,26 +273,14 @@ class BatchStack(cdk.Stack):
         data: DataStack,
         removal: cdk.RemovalPolicy,
     ) -> tuple[logs.LogGroup, iam.Role]:
-        """A Lambda function's own log group (with retention) and a role that may write to it.
-
-        Our own role: the CDK's default one carries the AWSLambdaBasicExecutionRole managed
-        policy, which may write to any log group.
-        """
-        log_group = logs.LogGroup(
+        return function_logs_and_role(
             self,
-            f"{name}Logs",
-            retention=retention(config.log_retention_days),
-            encryption_key=data.log_encryption_key,
-            removal_policy=removal,
-        )
-        role = iam.Role(
-            self,
-            f"{name}Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            name=name,
             description=description,
+            log_retention_days=config.log_retention_days,
+            log_encryption_key=data.log_encryption_key,
+            removal=removal,
         )
-        log_group.grant_write(role)
-        return log_group, role
 
     def _trigger_function(
         self,
@@ -277,7 +308,6 @@ class BatchStack(cdk.Stack):
             role=role,
             timeout=TRIGGER_TIMEOUT,
             memory_size=256,
-            reserved_concurrent_executions=TRIGGER_CONCURRENCY,
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             environment={
@@ -286,14 +316,15 @@ class BatchStack(cdk.Stack):
                 "DATASETS_PREFIX": DATASETS_PREFIX,
                 "OUTPUT_PREFIX": OUTPUT_PREFIX,
                 "MANIFESTS_PREFIX": MANIFESTS_PREFIX,
+                "PINNED_INPUTS_PREFIX": PINNED_INPUTS_PREFIX,
                 "MODEL_NAME": serving.model_name,
                 "INSTANCE_TYPE": config.batch_instance_type,
                 "DATASET_INSTANCE_COUNT": str(config.batch_instance_count),
                 "MAX_PAYLOAD_MB": str(config.batch_payload_mb),
                 "MAX_CONCURRENT_TRANSFORMS": str(config.batch_max_concurrent_transforms),
                 "BATCH_STRATEGY": config.batch_strategy,
-                # The model server gives up on a request after its own timeout anyway.
-                "INVOCATIONS_TIMEOUT_SECONDS": str(MODEL_SERVER_TIMEOUT_SECONDS),
+                # The job waits for a payload exactly as long as the model server works on it.
+                "INVOCATIONS_TIMEOUT_SECONDS": str(BATCH_MODEL_SERVER.timeout_seconds),
                 "KMS_KEY_ARN": data.key.key_arn,
                 "VOLUME_KMS_KEY_ENABLED": str(
                     supports_volume_kms_key(config.batch_instance_type)
@@ -315,37 +346,10 @@ class BatchStack(cdk.Stack):
                 resources=[transform_jobs],
             )
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PassModelRoleToSageMaker",
-                actions=["iam:PassRole"],
-                resources=[serving.role.role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ListDatasetParts",
-                actions=["s3:ListBucket"],
-                resources=[self.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{DATASETS_PREFIX}*"]}},
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteManifests",
-                actions=["s3:PutObject"],
-                resources=[f"{self.bucket_arn}/{MANIFESTS_PREFIX}*"],
-            )
-        )
-        # Manifests are written with SSE-KMS under the data key.
-        data.key.grant(role, "kms:GenerateDataKey")
-        acknowledge(
-            role,
-            rule_id=f"AwsSolutions-IAM5[Resource::{self.bucket_export_name}/{MANIFESTS_PREFIX}*]",
-            reason="The trigger writes one manifest per job under manifests/; job names are "
-            "derived from the uploads, so the prefix is the narrowest scope.",
-        )
+        # No iam:PassRole: CreateTransformJob takes no role (botocore's sagemaker service model
+        # has no role member in CreateTransformJobRequest); jobs run as the model's execution
+        # role, which SageMaker took when the Model was created by CloudFormation.
+        self._grant_version_pinning(role=role, key=data.key)
         acknowledge(
             role,
             rule_id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:"
@@ -368,6 +372,50 @@ class BatchStack(cdk.Stack):
             )
         )
         return function
+
+    def _grant_version_pinning(self, *, role: iam.Role, key: kms.IKey) -> None:
+        """The trigger copies the uploaded versions to its own prefix and writes manifests.
+
+        CopyObject of a given version needs s3:GetObjectVersion on the source (the trigger
+        always names a version, "null" where versioning is suspended) and s3:PutObject on the
+        destination; both objects are SSE-KMS, so kms:Decrypt and kms:GenerateDataKey
+        (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html, Permissions).
+        ListObjectVersions is authorized as s3:ListBucketVersions.
+        """
+        uploads = (INPUT_PREFIX, DATASETS_PREFIX)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadUploadedVersions",
+                actions=["s3:GetObjectVersion"],
+                resources=[f"{self.bucket_arn}/{prefix}*" for prefix in uploads],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListDatasetPartVersions",
+                actions=["s3:ListBucketVersions"],
+                resources=[self.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{DATASETS_PREFIX}*"]}},
+            )
+        )
+        written = (MANIFESTS_PREFIX, PINNED_INPUTS_PREFIX)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteManifestsAndPinnedInputs",
+                actions=["s3:PutObject"],
+                resources=[f"{self.bucket_arn}/{prefix}*" for prefix in written],
+            )
+        )
+        key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
+        for prefix in (*uploads, *written):
+            acknowledge(
+                role,
+                rule_id=f"AwsSolutions-IAM5[Resource::{self.bucket_export_name}/{prefix}*]",
+                reason=f"The trigger reads uploaded versions under {INPUT_PREFIX} and "
+                f"{DATASETS_PREFIX} and writes one manifest and one folder of copies per job "
+                "under its own prefixes; object names are the users', so the prefix is the "
+                "narrowest scope.",
+            )
 
     def _route_uploads(
         self, *, config: ZstcConfig, data: DataStack, removal: cdk.RemovalPolicy
@@ -401,9 +449,7 @@ class BatchStack(cdk.Stack):
             # Immutable: otherwise the CDK adds AWSLambdaBasicExecutionRole and a "*" resource.
             notifications_handler_role=handler_role.without_policy_updates(),
         )
-        destination = EncryptedQueueDestination(
-            queue=self.queue, key=data.key, bucket_arn=self.bucket_arn
-        )
+        destination = EncryptedQueueDestination(queue=self.queue, bucket_arn=self.bucket_arn)
         bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,
             destination,
@@ -438,15 +484,5 @@ class BatchStack(cdk.Stack):
                 },
             ),
         )
-        detail = "$.detail"
-        message = events.RuleTargetInput.from_multiline_text(
-            "zstc batch transform job "
-            f"{events.EventField.from_path(f'{detail}.TransformJobName')} is "
-            f"{events.EventField.from_path(f'{detail}.TransformJobStatus')}.\n"
-            "Input: "
-            f"{events.EventField.from_path(f'{detail}.TransformInput.DataSource.S3DataSource.S3Uri')}\n"
-            "Output: "
-            f"{events.EventField.from_path(f'{detail}.TransformOutput.S3OutputPath')}\n"
-            f"Failure reason: {events.EventField.from_path(f'{detail}.FailureReason')}"
-        )
-        rule.add_target(targets.SnsTopic(self.topic, message=message))
+        message = events.RuleTargetInput.from_multiline_text(job_state_message())
+        rule.add_target(EncryptedTopicTarget(self.topic, message=message))

@@ -9,13 +9,19 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.config import ZstcConfig
-from stacks.data_layout import INPUT_PREFIX, MANIFESTS_PREFIX, OUTPUT_PREFIX
+from stacks.data_layout import INPUT_PREFIX, MANIFESTS_PREFIX, OUTPUT_PREFIX, PINNED_INPUTS_PREFIX
 
 # Old object versions are kept this long, so an overwrite or delete can be undone for a while.
 NONCURRENT_VERSION_DAYS = 30
 INCOMPLETE_UPLOAD_DAYS = 7
 ACCESS_LOG_DAYS = 365
 MANIFEST_DAYS = 90
+# A pinned copy is read while its job runs (the job may first wait hours for instances); after
+# that it only costs storage. Its replaced version is kept one day, not NONCURRENT_VERSION_DAYS:
+# S3 applies the shorter of two overlapping expirations
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-conflicts.html).
+PINNED_INPUT_DAYS = 14
+PINNED_INPUT_NONCURRENT_DAYS = 1
 # A created key is deleted this long after `cdk destroy`; the key can be restored until then.
 KEY_PENDING_WINDOW_DAYS = 7
 
@@ -58,7 +64,9 @@ class DataStack(cdk.Stack):
                 removal_policy=removal,
             )
             self._allow_cloudwatch_logs(created_key)
-            self._allow_cloudwatch_alarms(created_key)
+            self._allow_cloudwatch_alarms(created_key, stack_prefix=config.stack_prefix)
+            self._allow_eventbridge_to_topics(created_key, stack_prefix=config.stack_prefix)
+            self._allow_s3_notifications_to_queues(created_key)
             self.key = created_key
             self.log_encryption_key = created_key
 
@@ -115,6 +123,12 @@ class DataStack(cdk.Stack):
                     prefix=MANIFESTS_PREFIX,
                     expiration=cdk.Duration.days(MANIFEST_DAYS),
                 ),
+                s3.LifecycleRule(
+                    id="ExpirePinnedInputs",
+                    prefix=PINNED_INPUTS_PREFIX,
+                    expiration=cdk.Duration.days(PINNED_INPUT_DAYS),
+                    noncurrent_version_expiration=cdk.Duration.days(PINNED_INPUT_NONCURRENT_DAYS),
+                ),
             ],
             removal_policy=removal,
             auto_delete_objects=auto_delete,
@@ -159,15 +173,84 @@ class DataStack(cdk.Stack):
             )
         )
 
-    def _allow_cloudwatch_alarms(self, key: kms.Key) -> None:
-        """Lets CloudWatch alarms of this account publish to SNS topics encrypted with the key."""
+    def _allow_cloudwatch_alarms(self, key: kms.Key, *, stack_prefix: str) -> None:
+        """Lets this app's CloudWatch alarms publish to SNS topics encrypted with the key.
+
+        CloudWatch calls KMS as cloudwatch.amazonaws.com, and the SNS developer guide asks for
+        aws:SourceAccount and aws:SourceArn on such statements ("Enable compatibility between
+        event sources from AWS services and encrypted topics",
+        https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html). The alarms live in
+        stacks that depend on this one, so their ARNs are matched by name: CloudFormation names
+        an alarm <stack name>-<logical id>-<suffix>, and every zstc stack name starts with the
+        stack prefix.
+        """
         key.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToEncryptedTopics",
+                sid="AllowThisAppsAlarmsToEncryptedTopics",
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 # In a key policy "*" means this key.
                 resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
+                    "ArnLike": {
+                        "aws:SourceArn": self.format_arn(
+                            service="cloudwatch",
+                            resource="alarm",
+                            resource_name=f"{stack_prefix}-*",
+                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    },
+                },
+            )
+        )
+
+    def _allow_eventbridge_to_topics(self, key: kms.Key, *, stack_prefix: str) -> None:
+        """Lets EventBridge rules publish to this app's SNS topics encrypted with the key.
+
+        The SNS developer guide says aws:SourceAccount, aws:SourceArn and aws:SourceOrgID are
+        not supported in a key policy for EventBridge-to-encrypted-topic delivery
+        (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html), so the statement is
+        scoped by the encryption context SNS itself sets on the topic's data keys,
+        aws:sns:topicArn (https://docs.aws.amazon.com/sns/latest/dg/sns-enable-encryption-for-topic.html):
+        only topics of this account and region named after a zstc stack. The topic policy (in
+        the batch stack) names the one rule that may publish.
+        """
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowEventBridgeToThisAppsTopics",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                # In a key policy "*" means this key.
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:sns:topicArn": self.format_arn(
+                            service="sns", resource=f"{stack_prefix}-*"
+                        )
+                    }
+                },
+            )
+        )
+
+    def _allow_s3_notifications_to_queues(self, key: kms.Key) -> None:
+        """Lets S3 send event notifications to SQS queues encrypted with the key.
+
+        Exactly the statement the S3 and SQS developer guides document for this path: principal
+        s3.amazonaws.com, kms:GenerateDataKey and kms:Decrypt, no condition
+        (https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html,
+        "AWS KMS key policy"; https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html,
+        "Configure KMS permissions for AWS services"). S3 sends a test event when the bucket's
+        notification configuration is saved; a condition the request does not satisfy makes
+        PutBucketNotificationConfiguration, and so the batch stack's deploy, fail. The queue
+        policy is what names the bucket and the account.
+        """
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowS3NotificationsToEncryptedQueues",
+                principals=[iam.ServicePrincipal("s3.amazonaws.com")],
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                # In a key policy "*" means this key.
+                resources=["*"],
             )
         )

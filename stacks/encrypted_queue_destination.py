@@ -5,7 +5,6 @@ from __future__ import annotations
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -15,15 +14,16 @@ from constructs import Construct
 class EncryptedQueueDestination:
     """S3 notifications to a queue encrypted with the data stack's key.
 
-    The CDK's SqsDestination grants S3 the key with an aws:SourceArn condition naming the
-    bucket. The key policy would then refer to the bucket, whose encryption refers to the key:
-    a circular dependency inside the data stack. Here the key statement is scoped by account
-    instead, and the queue policy (in this stack) keeps the bucket condition.
+    The queue policy lets in s3.amazonaws.com for this bucket and account only, as the S3
+    developer guide's queue policy does
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html).
+    The key's statement for S3 lives in the data stack with the key (DataStack
+    ._allow_s3_notifications_to_queues): CDK's SqsDestination would add it from here, but a key
+    imported from an ARN silently drops it, and the data stack is where its policy is read.
     """
 
-    def __init__(self, *, queue: sqs.Queue, key: kms.IKey, bucket_arn: str) -> None:
+    def __init__(self, *, queue: sqs.Queue, bucket_arn: str) -> None:
         self._queue = queue
-        self._key = key
         self._bucket_arn = bucket_arn
 
     def bind(self, scope: Construct, bucket: object) -> s3.BucketNotificationDestinationConfig:
@@ -37,17 +37,6 @@ class EncryptedQueueDestination:
                     "ArnLike": {"aws:SourceArn": self._bucket_arn},
                     "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
                 },
-            )
-        )
-        # A key imported from an ARN ignores this; its owner must allow S3 the same.
-        self._key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowS3NotificationsToEncryptedQueues",
-                principals=[iam.ServicePrincipal("s3.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                # In a key policy "*" means this key.
-                resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
             )
         )
         # S3 checks that it may send to the queue when the configuration is saved.

@@ -29,12 +29,15 @@ from stacks.container_image import processor_for
 
 ALARM_PERIOD = cdk.Duration.minutes(5)
 SERVER_ERRORS_METRIC_NAME = "ServerErrors"
-# Share of invocations (percent) the container did not answer with 2XX, over each period, and
-# the least number of invocations in a period for the share to mean anything: a single bad
-# request on an idle endpoint is not an incident.
+# Share of invocations (percent) the container did not answer with 2XX in a minute, and the
+# least number of invocations in that minute for the share to mean anything: a single bad
+# request on an idle endpoint is not an incident. Three bad minutes out of five trip it, fast
+# enough to roll a deployment back within its baking period (stacks/endpoint_deployment.py).
+MODEL_ERROR_RATE_PERIOD = cdk.Duration.minutes(1)
 MODEL_ERROR_RATE_ALARM_PERCENT = 10
-MODEL_ERROR_RATE_MIN_INVOCATIONS = 10
-MODEL_ERROR_RATE_PERIODS = 2
+MODEL_ERROR_RATE_MIN_INVOCATIONS = 5
+MODEL_ERROR_RATE_PERIODS = 5
+MODEL_ERROR_RATE_BREACHING_PERIODS = 3
 # GPUMemoryUtilization is a percentage multiplied by the number of GPUs (0-400 on four GPUs).
 # zstc runs one model server worker, which uses one GPU, so 90 means that GPU is 90% full
 # whatever the instance's GPU count.
@@ -117,34 +120,37 @@ class EndpointErrorAlarms(Construct):
                     metric_name="InvocationModelErrors",
                     dimensions_map=dimensions,
                     statistic=cloudwatch.Stats.SUM,
-                    period=ALARM_PERIOD,
+                    period=MODEL_ERROR_RATE_PERIOD,
                 ),
                 "invocations": cloudwatch.Metric(
                     namespace="AWS/SageMaker",
                     metric_name="Invocations",
                     dimensions_map=dimensions,
                     statistic=cloudwatch.Stats.SUM,
-                    period=ALARM_PERIOD,
+                    period=MODEL_ERROR_RATE_PERIOD,
                 ),
             },
             label="Invocations not answered with 2XX (%)",
-            period=ALARM_PERIOD,
+            period=MODEL_ERROR_RATE_PERIOD,
         )
         model_errors = model_error_rate.create_alarm(
             self,
             "InvocationModelErrorsAlarm",
             alarm_description=(
-                f"Over {MODEL_ERROR_RATE_ALARM_PERCENT}% of the zstc endpoint's invocations were "
-                "not answered with 2XX (InvocationModelErrors) for "
-                f"{MODEL_ERROR_RATE_PERIODS * 5} minutes: time-outs, crashed workers, server "
-                "errors, or a client sending invalid requests. Check the ServerErrors alarm and "
-                "the endpoint's log group."
+                f"In {MODEL_ERROR_RATE_BREACHING_PERIODS} of the last {MODEL_ERROR_RATE_PERIODS} "
+                f"minutes, over {MODEL_ERROR_RATE_ALARM_PERCENT}% of the zstc endpoint's "
+                "invocations were not answered with 2XX (InvocationModelErrors): time-outs, "
+                "crashed workers, a model that is not loaded, server errors, or a client sending "
+                "invalid requests. Check the ServerErrors alarm and the endpoint's log group."
             ),
             threshold=MODEL_ERROR_RATE_ALARM_PERCENT,
             evaluation_periods=MODEL_ERROR_RATE_PERIODS,
+            datapoints_to_alarm=MODEL_ERROR_RATE_BREACHING_PERIODS,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+        # A deployment rolls back when either trips during its baking period.
+        self.rollback_alarms: tuple[cloudwatch.Alarm, ...] = (server_errors, model_errors)
         alarms: list[cloudwatch.Alarm] = [server_errors, model_errors]
 
         if has_gpu(instance_type):

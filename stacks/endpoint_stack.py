@@ -22,17 +22,21 @@ from constructs import Construct
 from stacks.config import ZstcConfig
 from stacks.data_stack import DataStack
 from stacks.endpoint_alarms import EndpointErrorAlarms
+from stacks.endpoint_deployment import (
+    CONTAINER_STARTUP_HEALTH_CHECK_TIMEOUT_SECONDS,
+    MODEL_DATA_DOWNLOAD_TIMEOUT_SECONDS,
+    blue_green_deployment,
+)
+from stacks.endpoint_readiness import EndpointReadinessCheck
 from stacks.instance_storage import supports_volume_kms_key
 from stacks.log_retention import retention
 from stacks.network_stack import NetworkStack
 from stacks.serving_model import ServingModel
+from stacks.topic_publishers import allow_alarms_to_publish
+from zstc.model_server_settings import REAL_TIME_MODEL_SERVER
 
 VARIANT_NAME = "AllTraffic"
 ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
-# bart-large-mnli is 1.6 GB: from the hub at start-up or inside model.tar.gz, download plus
-# loading onto the GPU takes minutes, far beyond SageMaker's defaults on a cold instance.
-MODEL_DATA_DOWNLOAD_TIMEOUT_SECONDS = 1800
-CONTAINER_STARTUP_HEALTH_CHECK_TIMEOUT_SECONDS = 1800
 # Model latency (microseconds, p90 over 5 minutes) above which someone should look.
 MODEL_LATENCY_ALARM_MICROSECONDS = 5_000_000
 ALARM_PERIOD = cdk.Duration.minutes(5)
@@ -92,6 +96,7 @@ class EndpointStack(cdk.Stack):
             "Model",
             config=config,
             instance_type=instance_type,
+            model_server=REAL_TIME_MODEL_SERVER,
             model_archive=model_archive,
             key=data.key,
             network=network,
@@ -129,6 +134,20 @@ class EndpointStack(cdk.Stack):
 
         self._add_autoscaling(config=config)
         self.alarm_topic = self._add_alarms(config=config, data=data)
+        # Updates bake on the new fleet and roll back when the error alarms trip.
+        self.endpoint.deployment_config = blue_green_deployment(
+            rollback_alarms=self.error_alarms.rollback_alarms
+        )
+        self.readiness_check = EndpointReadinessCheck(
+            self,
+            "ReadinessCheck",
+            endpoint=self.endpoint,
+            endpoint_name=self.endpoint_name,
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            model_name=self.serving_model.model_name,
+            log_retention_days=config.log_retention_days,
+            log_encryption_key=data.log_encryption_key,
+        )
 
         cdk.CfnOutput(
             self,
@@ -229,4 +248,5 @@ class EndpointStack(cdk.Stack):
         self.alarms = (server_errors, latency, *self.error_alarms.alarms)
         for alarm in self.alarms:
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+        allow_alarms_to_publish(topic)
         return topic

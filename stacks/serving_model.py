@@ -23,30 +23,28 @@ from stacks.container_image import (
     image_repository_name,
     image_uri,
 )
+from stacks.instance_storage import supports_volume_kms_key
 from stacks.nag import acknowledge
+from zstc.model_server_settings import ModelServerSettings
 
 if TYPE_CHECKING:
     from stacks.network_stack import NetworkStack
-
-# The model server's per-request timeout (seconds). Batch transform sends payloads of up to
-# batch_max_payload_mb of JSON lines, which bart-large needs minutes for on one GPU.
-MODEL_SERVER_TIMEOUT_SECONDS = 600
 
 # SageMaker publishes instance and invocation metrics under these namespaces with the execution
 # role; the PutMetricData permission is limited to them.
 SAGEMAKER_METRIC_NAMESPACES = "/aws/sagemaker/*"
 
 
-def container_environment(*, config: ZstcConfig) -> dict[str, str]:
+def container_environment(
+    *, config: ZstcConfig, model_server: ModelServerSettings
+) -> dict[str, str]:
     """The environment variables of the serving container."""
     environment = {
         "ZSTC_MAX_CANDIDATE_LABELS": str(config.max_candidate_labels),
         "ZSTC_MAX_PAIRS_PER_REQUEST": str(config.max_pairs_per_request),
-        "SAGEMAKER_MODEL_SERVER_TIMEOUT": str(MODEL_SERVER_TIMEOUT_SECONDS),
-        # One worker per instance. On a GPU each extra worker would load another copy of the
-        # model into the same memory; on a CPU each would run torch on every core and the
-        # workers would fight over them. One worker batches each request's pairs itself.
-        "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+        # Timeout (seconds, and the minutes variable kept consistent) and workers; the local
+        # endpoint serves with the same definition (zstc/model_server_settings.py).
+        **model_server.environment(),
     }
     if config.model_kind != "auto":
         environment["ZSTC_MODEL_KIND"] = config.model_kind
@@ -69,6 +67,7 @@ class ServingModel(Construct):
         *,
         config: ZstcConfig,
         instance_type: str,
+        model_server: ModelServerSettings,
         model_archive: Path,
         key: kms.IKey,
         network: NetworkStack | None,
@@ -86,17 +85,21 @@ class ServingModel(Construct):
         )
         # Read on the one model.tar.gz object, not the whole CDK asset bucket.
         self.artifact.bucket.grant_read(self.role, self.artifact.s3_object_key)
-        key.grant_encrypt_decrypt(self.role)
-        # SageMaker encrypts the instances' storage volumes with the key through grants it
-        # creates on the role's behalf; only grants for AWS resources are allowed.
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="GrantKeyToSageMakerVolumes",
-                actions=["kms:CreateGrant", "kms:DescribeKey"],
-                resources=[key.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        # The role uses the data key only for the instances' storage volumes; reading and
+        # writing data bucket objects (batch only) is granted by the batch stack. Instance types
+        # with NVMe instance storage take no volume key (their storage is hardware-encrypted),
+        # so they get no key permission at all.
+        if supports_volume_kms_key(instance_type):
+            # SageMaker encrypts the volumes through grants it creates on the role's behalf;
+            # only grants for AWS resources are allowed.
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="GrantKeyToSageMakerVolumes",
+                    actions=["kms:CreateGrant", "kms:DescribeKey"],
+                    resources=[key.key_arn],
+                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                )
             )
-        )
 
         # Pull only from the image's repository in the deploy region's registry. grant_pull also
         # adds ecr:GetAuthorizationToken on "*": that action has no resource-level permissions.
@@ -153,7 +156,7 @@ class ServingModel(Construct):
                 image=image_uri(self, instance_type=instance_type),
                 model_data_url=self.artifact.s3_object_url,
                 mode="SingleModel",
-                environment=container_environment(config=config),
+                environment=container_environment(config=config, model_server=model_server),
             ),
             # Packaged weights need no network at all, so the container gets none.
             enable_network_isolation=config.weights_packaged,
@@ -178,10 +181,6 @@ class ServingModel(Construct):
             "bucket ARN only; SageMaker reads the bucket's location and encryption settings.",
             "AwsSolutions-IAM5[Action::s3:List*]": "CDK grant_read action set on the asset "
             "bucket ARN only; list permission lets a missing artifact read as 404 not 403.",
-            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": "CDK grant_encrypt_decrypt on "
-            "the one zstc data key: output objects are written with SSE-KMS data keys.",
-            "AwsSolutions-IAM5[Action::kms:ReEncrypt*]": "CDK grant_encrypt_decrypt on the one "
-            "zstc data key; no other key is reachable.",
             "AwsSolutions-IAM5[Resource::*]": "Only actions without resource-level permissions "
             "use '*': ecr:GetAuthorizationToken, cloudwatch:PutMetricData (limited by a "
             "cloudwatch:namespace condition to /aws/sagemaker/*) and, in VPC mode, ec2:Describe*.",

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from stacks.config import CONFIG_KEYS, ConfigError, ZstcConfig, load_config
+from stacks.config import CDK_CLI_CONTEXT_KEYS, CONFIG_KEYS, ConfigError, ZstcConfig, load_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,7 +19,11 @@ def cdk_json_context() -> dict[str, Any]:
 
 
 def test_cdk_json_documents_exactly_the_defaults() -> None:
-    zstc_keys = {k: v for k, v in cdk_json_context().items() if ":" not in k}
+    zstc_keys = {
+        k: v
+        for k, v in cdk_json_context().items()
+        if ":" not in k and k not in CDK_CLI_CONTEXT_KEYS
+    }
     assert zstc_keys == asdict(ZstcConfig())
     assert load_config(cdk_json_context()) == ZstcConfig()
 
@@ -150,11 +154,17 @@ def test_unknown_key_lists_the_known_keys() -> None:
 
 def test_pair_cap_is_parsed_and_reaches_the_container_environment() -> None:
     from stacks.serving_model import container_environment
+    from zstc.model_server_settings import REAL_TIME_MODEL_SERVER
 
     config = load_config({"max_pairs_per_request": "120"})
 
     assert config.max_pairs_per_request == 120
-    assert container_environment(config=config)["ZSTC_MAX_PAIRS_PER_REQUEST"] == "120"
+    assert (
+        container_environment(config=config, model_server=REAL_TIME_MODEL_SERVER)[
+            "ZSTC_MAX_PAIRS_PER_REQUEST"
+        ]
+        == "120"
+    )
 
 
 def test_pair_cap_default_is_the_inference_codes_default() -> None:
@@ -185,7 +195,13 @@ def test_batch_payload_defaults_to_the_model_kinds_size(
 
 def test_model_kind_reaches_the_container_only_when_chosen() -> None:
     from stacks.serving_model import container_environment
+    from zstc.model_server_settings import REAL_TIME_MODEL_SERVER
 
-    assert "ZSTC_MODEL_KIND" not in container_environment(config=load_config({}))
+    assert "ZSTC_MODEL_KIND" not in container_environment(
+        config=load_config({}), model_server=REAL_TIME_MODEL_SERVER
+    )
     chosen = load_config({"model_kind": "embedding"})
-    assert container_environment(config=chosen)["ZSTC_MODEL_KIND"] == "embedding"
+    assert (
+        container_environment(config=chosen, model_server=REAL_TIME_MODEL_SERVER)["ZSTC_MODEL_KIND"]
+        == "embedding"
+    )

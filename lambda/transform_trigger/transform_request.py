@@ -13,6 +13,13 @@ INVOCATIONS_MAX_RETRIES = 1
 MAX_TAG_VALUE_LENGTH = 256
 # SageMaker tag values allow letters, digits, whitespace and these (\p{L}\p{Z}\p{N}_.:/=+\-@).
 _TAG_PUNCTUATION = set("_.:/=+-@")
+# Job Environment entries naming the upload that started the job. The job-state event carries
+# the job's Environment, so the batch stack's e-mail can name the file a person uploaded
+# (stacks/batch_stack.py SOURCE_OBJECT_ENV and DATASET_ENV). Unlike tag values, environment
+# values take any character (botocore: TransformEnvironmentValue, pattern [\S\s]*).
+SOURCE_OBJECT_ENV = "ZSTC_SOURCE_OBJECT"
+DATASET_ENV = "ZSTC_DATASET"
+NO_DATASET = "none (a single uploaded file)"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,7 +34,8 @@ class TransformSettings:
     max_concurrent_transforms: int
     batch_strategy: str
     # A MultiRecord request carries up to max_payload_mb of lines, which a large model needs
-    # minutes for; the stack sets this to the model server's own timeout.
+    # minutes for. The stack sets this to the model server's own timeout (the batch model's
+    # SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS), so the job and the server give up together.
     invocations_timeout_seconds: int
     output_kms_key_id: str
     # None where the instance type has hardware-encrypted NVMe storage and SageMaker rejects it.
@@ -59,6 +67,15 @@ def tag_value(text: str) -> str:
         for character in text
     )
     return "".join(allowed)[:MAX_TAG_VALUE_LENGTH]
+
+
+def source_environment(job: JobInput) -> dict[str, str]:
+    """The Environment entries that say which upload (and dataset) a job classifies."""
+    dataset = job.source_key.rpartition("/")[0] + "/" if job.trigger == "dataset" else NO_DATASET
+    return {
+        SOURCE_OBJECT_ENV: f"s3://{job.bucket}/{job.source_key}",
+        DATASET_ENV: dataset,
+    }
 
 
 def build_transform_request(
@@ -102,6 +119,7 @@ def build_transform_request(
             "KmsKeyId": settings.output_kms_key_id,
         },
         "TransformResources": resources,
+        "Environment": source_environment(job),
         # The inference code already copies each record's "id" into its output line.
         "DataProcessing": {"JoinSource": "None"},
         "Tags": [

@@ -97,6 +97,7 @@ class StubbedSageMaker:
                 "TransformOutput": ANY,
                 "TransformResources": ANY,
                 "DataProcessing": ANY,
+                "Environment": ANY,
                 "Tags": ANY,
             }
         return {"TransformJobName": name}

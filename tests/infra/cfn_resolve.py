@@ -21,12 +21,17 @@ def partition_of(region: str) -> tuple[str, str]:
     return "aws", "amazonaws.com"
 
 
-def resolve(value: Any, *, template: dict[str, Any], region: str) -> Any:
-    """Region pseudo parameters, Fn::FindInMap and Fn::Join, as CloudFormation would."""
+def resolve(
+    value: Any, *, template: dict[str, Any], region: str, account: str | None = None
+) -> Any:
+    """Pseudo parameters, Fn::FindInMap and Fn::Join, as CloudFormation would.
+
+    AWS::AccountId resolves only when an account is given.
+    """
     if isinstance(value, str | int | float | bool):
         return value
     if isinstance(value, list):
-        return [resolve(item, template=template, region=region) for item in value]
+        return [resolve(item, template=template, region=region, account=account) for item in value]
     if "Ref" in value:
         partition, url_suffix = partition_of(region)
         pseudo = {
@@ -34,15 +39,20 @@ def resolve(value: Any, *, template: dict[str, Any], region: str) -> Any:
             "AWS::Partition": partition,
             "AWS::URLSuffix": url_suffix,
         }
+        if account is not None:
+            pseudo["AWS::AccountId"] = account
         if value["Ref"] not in pseudo:
             raise ValueError(f"cannot resolve Ref {value['Ref']!r} offline")
         return pseudo[value["Ref"]]
     if "Fn::FindInMap" in value:
         name, top, second = (
-            resolve(part, template=template, region=region) for part in value["Fn::FindInMap"]
+            resolve(part, template=template, region=region, account=account)
+            for part in value["Fn::FindInMap"]
         )
         return template["Mappings"][name][top][second]
     if "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
-        return separator.join(str(resolve(p, template=template, region=region)) for p in parts)
+        return separator.join(
+            str(resolve(p, template=template, region=region, account=account)) for p in parts
+        )
     raise ValueError(f"cannot resolve {value!r} offline")

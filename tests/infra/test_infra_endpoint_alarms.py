@@ -103,7 +103,11 @@ def test_metric_filter_counts_marked_lines_of_the_endpoint_log_group(
     default_app: SynthesizedApp,
 ) -> None:
     template, raw = _endpoint(default_app)
-    (log_group_id,) = resources_of_type(raw, "AWS::Logs::LogGroup")
+    (log_group_id,) = [
+        logical_id
+        for logical_id, group in resources_of_type(raw, "AWS::Logs::LogGroup").items()
+        if group["Properties"].get("LogGroupName") == LOG_GROUP_NAME
+    ]
     pattern = Capture()
     template.has_resource_properties(
         "AWS::Logs::MetricFilter",
@@ -186,6 +190,7 @@ def test_model_errors_alarm_watches_the_share_of_failed_invocations(
                                         "Dimensions": Match.array_with(VARIANT_DIMENSIONS),
                                     },
                                     "Stat": "Sum",
+                                    "Period": 60,
                                 }
                             ),
                         }
@@ -202,6 +207,7 @@ def test_model_errors_alarm_watches_the_share_of_failed_invocations(
                                         "Dimensions": Match.array_with(VARIANT_DIMENSIONS),
                                     },
                                     "Stat": "Sum",
+                                    "Period": 60,
                                 }
                             ),
                         }
@@ -209,14 +215,15 @@ def test_model_errors_alarm_watches_the_share_of_failed_invocations(
                 ]
             ),
             "Threshold": 10,
-            "EvaluationPeriods": 2,
+            "EvaluationPeriods": 5,
+            "DatapointsToAlarm": 3,
             "TreatMissingData": "notBreaching",
             "AlarmActions": [_topic_ref(raw)],
         },
     )
     assert "errors" in expression.as_string()
     assert "/ invocations" in expression.as_string()
-    assert "invocations >= 10" in expression.as_string()
+    assert "invocations >= 5" in expression.as_string()
 
 
 def test_gpu_endpoint_alarms_on_gpu_memory(default_app: SynthesizedApp) -> None:

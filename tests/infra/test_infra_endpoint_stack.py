@@ -53,9 +53,17 @@ def _endpoint(app: SynthesizedApp) -> tuple[Template, dict[str, Any]]:
 
 
 def _role_statements(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """The statements of the model's execution role (the one SageMaker assumes)."""
+    (execution_role_id,) = [
+        logical_id
+        for logical_id, role in resources_of_type(raw, "AWS::IAM::Role").items()
+        if role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+        == {"Service": "sagemaker.amazonaws.com"}
+    ]
     return [
         statement
         for policy in resources_of_type(raw, "AWS::IAM::Policy").values()
+        if {"Ref": execution_role_id} in policy["Properties"]["Roles"]
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
     ]
 
@@ -123,7 +131,8 @@ def test_hub_model_gets_model_id_and_network_and_one_worker_per_gpu(
                         "ZSTC_MAX_CANDIDATE_LABELS": "50",
                         "ZSTC_MAX_PAIRS_PER_REQUEST": "300",
                         "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
-                        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "600",
+                        "SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS": "60",
+                        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "1",
                     }
                 }
             ),
@@ -162,7 +171,8 @@ def test_vpc_model_is_isolated_offline_and_attached_to_the_subnets(
                         "ZSTC_MAX_CANDIDATE_LABELS": "50",
                         "ZSTC_MAX_PAIRS_PER_REQUEST": "300",
                         "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
-                        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "600",
+                        "SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS": "60",
+                        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "1",
                     }
                 }
             ),
@@ -236,7 +246,11 @@ def test_endpoint_log_group_exists_before_the_endpoint_and_goes_with_it(
             "DeletionPolicy": "Delete",
         },
     )
-    (log_group_id,) = resources_of_type(raw, "AWS::Logs::LogGroup")
+    (log_group_id,) = [
+        logical_id
+        for logical_id, group in resources_of_type(raw, "AWS::Logs::LogGroup").items()
+        if group["Properties"].get("LogGroupName") == f"/aws/sagemaker/Endpoints/{ENDPOINT_NAME}"
+    ]
     (endpoint,) = resources_of_type(raw, "AWS::SageMaker::Endpoint").values()
     assert endpoint["Properties"]["EndpointName"] == ENDPOINT_NAME
     assert log_group_id in endpoint["DependsOn"]
@@ -322,16 +336,33 @@ def test_endpoint_disabled_leaves_out_the_endpoint_stack_only() -> None:
     assert app.stacks.batch.stack_name in app.templates
 
 
-def test_role_uses_only_the_data_key_and_grants_it_only_to_aws_resources(
-    default_app: SynthesizedApp,
-) -> None:
-    _, raw = _endpoint(default_app)
-    key_statements = [
-        s for s in _role_statements(raw) if any(a.startswith("kms:") for a in s["Action"])
+def _key_statements(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        s
+        for s in _role_statements(raw)
+        if any(
+            a.startswith("kms:")
+            for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        )
     ]
-    assert key_statements
-    for statement in key_statements:
-        assert set(statement["Resource"]) == {"Fn::ImportValue"}
-        assert "DataKey" in statement["Resource"]["Fn::ImportValue"]
-    grant = _statement_with(raw, "kms:CreateGrant")
-    assert grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+
+def test_nvme_endpoint_role_gets_no_key_permission(default_app: SynthesizedApp) -> None:
+    """The endpoint reads no data bucket object, and ml.g4dn (NVMe storage) takes no volume key.
+
+    SageMaker rejects KmsKeyId on an EndpointConfig for instance types with local instance
+    storage (botocore sagemaker service model, CreateEndpointConfigInput.KmsKeyId).
+    """
+    _, raw = _endpoint(default_app)
+    assert _key_statements(raw) == []
+
+
+def test_cpu_endpoint_role_may_only_grant_the_volume_key_to_aws_resources(
+    cpu_app: SynthesizedApp,
+) -> None:
+    _, raw = _endpoint(cpu_app)
+    (statement,) = _key_statements(raw)
+    assert sorted(statement["Action"]) == ["kms:CreateGrant", "kms:DescribeKey"]
+    assert set(statement["Resource"]) == {"Fn::ImportValue"}
+    assert "DataKey" in statement["Resource"]["Fn::ImportValue"]
+    assert statement["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}

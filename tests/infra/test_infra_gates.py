@@ -3,6 +3,8 @@
 cdk-nag (AwsSolutions): zero unacknowledged findings, each acknowledgment with a specific reason.
 cfn-lint: zero errors on every synthesized template.
 IAM: no "*" resource outside a short allow-list, no AWS managed policies on zstc's roles.
+Notifications: every alarm action, EventBridge target and S3 notification can publish through
+its target's resource policy and key policy (notification_walk.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import pytest
 from cfnlint.api import ManualArgs, lint_file
 from iam_walk import template_findings
 from infra_synth import SynthesizedApp, all_configs, synth
+from notification_walk import notification_findings, publishers_in
 
 CONFIG_NAMES = ("default", "vpc-create", "existing-key-retain", "batch-only", "cpu-endpoint")
 
@@ -64,3 +67,15 @@ def test_iam_policies_are_least_privilege(synthesized: SynthesizedApp) -> None:
     for stack_name, template in synthesized.templates.items():
         findings = template_findings(template)
         assert not findings, f"{stack_name}:\n" + "\n".join(str(f) for f in findings)
+
+
+def test_every_publisher_may_publish_to_its_target(synthesized: SynthesizedApp) -> None:
+    found = publishers_in(synthesized.templates)
+    principals = {publisher.principal for publisher in found}
+    # The DLQ alarm, the job-state rule and the upload notifications exist in every config.
+    assert {"cloudwatch.amazonaws.com", "events.amazonaws.com", "s3.amazonaws.com"} <= principals
+    if synthesized.stacks.endpoint is not None:
+        endpoint = synthesized.stacks.endpoint.stack_name
+        assert len([p for p in found if p.stack == endpoint]) >= 2, "endpoint alarms"
+    findings = notification_findings(synthesized.templates)
+    assert not findings, "\n".join(str(f) for f in findings)

@@ -1,0 +1,145 @@
+"""The deploy-time readiness check: CloudFormation waits until the endpoint classifies.
+
+multi-model-server answers /ping with HTTP 200 while its worker is still loading the model, and
+after loading failed, so an endpoint can be InService while every call fails. This check makes
+the deployment wait for a correct answer instead, and fail (CloudFormation then rolls back) when
+none comes in time.
+
+The CDK Provider framework (aws-cdk-lib custom_resources) calls on_event once per Create,
+Update or Delete, then polls is_complete until it returns IsComplete true or raises; a raise
+fails the custom resource with the exception's message. is_complete receives the request
+combined with every field on_event returned (aws-cdk-lib custom-resources README, "Asynchronous
+Providers: isComplete"), which is how the deadline travels.
+
+Rollback: when an update fails, CloudFormation sends this resource an Update with the old
+properties while the endpoint still runs the new config. Probing then would test the config
+being rolled away from, and a failure would leave the stack in UPDATE_ROLLBACK_FAILED. So the
+endpoint is only probed while it runs the config named in the properties.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from botocore.exceptions import ClientError
+from readiness_probe import PROBE_CONTENT_TYPE, answer_problem, probe_request_body
+
+logger = logging.getLogger(__name__)
+
+# InvokeEndpoint errors that a starting or recovering endpoint gives, per the sagemaker-runtime
+# service model: ModelError is any non-2XX answer of the container (503 while no worker is
+# loaded), ModelNotReadyException and ServiceUnavailable say "try later". Every other error
+# (ValidationError: no such endpoint; AccessDenied) will not go away by waiting.
+NOT_READY_ERRORS = frozenset(
+    {
+        "ModelError",
+        "ModelNotReadyException",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalDependencyException",
+        "ThrottlingException",
+    }
+)
+# Endpoint states that waiting cannot fix.
+BROKEN_STATES = frozenset({"Failed", "UpdateRollbackFailed", "OutOfService", "Deleting"})
+
+
+class ReadinessError(Exception):
+    """The endpoint does not classify, and waiting will not change that."""
+
+
+def _properties(event: dict[str, Any]) -> tuple[str, str, int]:
+    properties = event["ResourceProperties"]
+    # CloudFormation passes every custom resource property as a string.
+    return (
+        properties["EndpointName"],
+        properties["EndpointConfigName"],
+        int(properties["TimeoutSeconds"]),
+    )
+
+
+def on_event(event: dict[str, Any], *, now: float) -> dict[str, Any]:
+    """Starts the check on Create and Update; a Delete has nothing to undo."""
+    if event["RequestType"] == "Delete":
+        return {"PhysicalResourceId": event["PhysicalResourceId"]}
+    endpoint_name, endpoint_config_name, timeout_seconds = _properties(event)
+    logger.info(
+        "Waiting up to %d s for endpoint %s (config %s) to classify",
+        timeout_seconds,
+        endpoint_name,
+        endpoint_config_name,
+    )
+    return {"PhysicalResourceId": endpoint_name, "Deadline": now + timeout_seconds}
+
+
+def _model_error_text(error: ClientError) -> str:
+    details = error.response.get("Error", {})
+    text = f"{details.get('Code')}: {details.get('Message')}"
+    original_status = error.response.get("OriginalStatusCode")
+    if original_status is not None:
+        text += f" (container answered {original_status}: {error.response.get('OriginalMessage')})"
+    log_stream = error.response.get("LogStreamArn")
+    if log_stream:
+        text += f"; container log: {log_stream}"
+    return text
+
+
+def probe(*, runtime: Any, endpoint_name: str) -> str | None:
+    """Sends the probe once. None when the answer is correct, else why the endpoint is not
+    ready yet. Raises ReadinessError when it answers wrongly or cannot be reached at all."""
+    try:
+        response = runtime.invoke_endpoint(
+            EndpointName=endpoint_name,
+            ContentType=PROBE_CONTENT_TYPE,
+            Accept=PROBE_CONTENT_TYPE,
+            Body=probe_request_body(),
+        )
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in NOT_READY_ERRORS:
+            return _model_error_text(error)
+        raise ReadinessError(
+            f"endpoint {endpoint_name} cannot be invoked: {_model_error_text(error)}"
+        ) from error
+    problem = answer_problem(response["Body"].read())
+    if problem is not None:
+        raise ReadinessError(f"endpoint {endpoint_name} answered the probe wrongly: {problem}")
+    return None
+
+
+def is_complete(
+    event: dict[str, Any], *, sagemaker: Any, runtime: Any, now: float
+) -> dict[str, Any]:
+    """One poll: complete when the endpoint classifies correctly; raises when it never will."""
+    if event["RequestType"] == "Delete":
+        return {"IsComplete": True}
+    endpoint_name, endpoint_config_name, timeout_seconds = _properties(event)
+    endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
+    status = endpoint["EndpointStatus"]
+    if endpoint["EndpointConfigName"] != endpoint_config_name:
+        logger.info(
+            "Endpoint %s runs config %s, not %s (a rollback): nothing to check",
+            endpoint_name,
+            endpoint["EndpointConfigName"],
+            endpoint_config_name,
+        )
+        return {"IsComplete": True}
+    if status in BROKEN_STATES:
+        raise ReadinessError(
+            f"endpoint {endpoint_name} is {status}: {endpoint.get('FailureReason', 'no reason')}"
+        )
+    if status == "InService":
+        problem = probe(runtime=runtime, endpoint_name=endpoint_name)
+        if problem is None:
+            logger.info("Endpoint %s classifies correctly", endpoint_name)
+            return {"IsComplete": True}
+    else:
+        problem = f"endpoint is {status}"
+    if now >= float(event["Deadline"]):
+        raise ReadinessError(
+            f"endpoint {endpoint_name} did not classify within {timeout_seconds} s of deployment; "
+            f"last answer: {problem}"
+        )
+    logger.info("Endpoint %s is not ready yet: %s", endpoint_name, problem)
+    return {"IsComplete": False}

@@ -1,0 +1,50 @@
+"""A Lambda function's own log group and execution role, shared by every zstc function."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.log_retention import retention
+
+
+def function_logs_and_role(
+    scope: Construct,
+    *,
+    name: str,
+    description: str,
+    log_retention_days: int,
+    log_encryption_key: kms.IKey | None,
+    removal: cdk.RemovalPolicy,
+) -> tuple[logs.LogGroup, iam.Role]:
+    """A log group (with retention, under the data key's log key when there is one) and a role
+    that may write to it and to nothing else yet.
+
+    Our own role: the CDK's default one carries the AWSLambdaBasicExecutionRole managed policy,
+    which may write to any log group.
+    """
+    log_group = logs.LogGroup(
+        scope,
+        f"{name}Logs",
+        retention=retention(log_retention_days),
+        encryption_key=log_encryption_key,
+        removal_policy=removal,
+    )
+    return log_group, function_role(scope, name=name, description=description, log_group=log_group)
+
+
+def function_role(
+    scope: Construct, *, name: str, description: str, log_group: logs.ILogGroup
+) -> iam.Role:
+    """A Lambda execution role that may write to this one log group."""
+    role = iam.Role(
+        scope,
+        f"{name}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=description,
+    )
+    log_group.grant_write(role)
+    return role
