@@ -46,7 +46,7 @@ def server_errors_logged(stage: str) -> Iterator[None]:
 
 
 def model_fn(model_dir: str, context: Any = None) -> ZeroShotClassifier:
-    with server_errors_logged("model_fn"):
+    try:
         # Fail at start-up, not on every request, when a limit is misconfigured.
         max_candidate_labels_from_env()
         max_pairs_per_request_from_env()
@@ -55,6 +55,12 @@ def model_fn(model_dir: str, context: Any = None) -> ZeroShotClassifier:
             raw_gpu_id = context.system_properties.get("gpu_id")
             gpu_id = int(raw_gpu_id) if raw_gpu_id is not None else None
         return load_classifier_from_env(model_dir=model_dir, gpu_id=gpu_id)
+    except Exception as error:
+        # A model that cannot load is the server's failure, so it is marked for the alarm; the
+        # exception itself goes on unchanged, since its message (a ModelLoadError names the
+        # model directory and what is missing) is what the operator starting the server needs.
+        log_server_error(stage="model_fn", error=error)
+        raise
 
 
 def input_fn(input_data: bytes | str, content_type: str | None) -> ParsedRequest:

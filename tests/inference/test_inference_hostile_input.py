@@ -397,9 +397,9 @@ def test_model_load_failure_is_logged_with_the_marker(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     from inference import model_fn
-    from server_error_log import ServerError
+    from nli_classifier import ModelLoadError
 
-    with caplog.at_level(logging.INFO), pytest.raises(ServerError):
+    with caplog.at_level(logging.INFO), pytest.raises(ModelLoadError, match="holds no model"):
         model_fn(str(tmp_path))
 
     assert any(record.getMessage().startswith(MARKER) for record in caplog.records)
