@@ -13,25 +13,31 @@ NODE_STAMP := node_modules/.installed
 # machine's end-of-life Node 20.
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# Synth makes no network call: no CLI usage telemetry and no "newer version" check. cdk.json
+# turns telemetry ("cli-telemetry": false) and notices ("notices": false) off for any cdk run;
+# these cover a run from the Makefile even with another cdk.json setting.
+export CDK_DISABLE_CLI_TELEMETRY := true
+export CDK_DISABLE_VERSION_CHECK := true
 
 CDK := $(CURDIR)/node_modules/.bin/cdk
-LINTED := app.py stacks lambda inference_code zstc tests benchmarks scripts
+LINTED := app.py stacks lambda inference_code zstc tests benchmarks scripts integ
 MODEL ?=
 # Extra CDK CLI arguments, e.g. CDK_ARGS="-c vpc=create -c model_weights=package".
 CDK_ARGS ?=
 # The recorded benchmark: every path on the same 64 texts; the report goes to docs/benchmarks.md.
 BENCH_ARGS ?= --texts 64 --output docs/benchmarks.md
 
-.PHONY: help install lint test synth deploy destroy demo bench clean
+.PHONY: help install lint test synth deploy destroy demo bench clean integ integ-destroy
 
 help:
 	@echo "make demo     classify sample texts offline on the bundled model (no AWS account)"
 	@echo "make test     install everything, lint, and run the whole test suite"
 	@echo "make synth    write every stack's CloudFormation template to cdk.out (no credentials)"
 	@echo "make deploy   cdk deploy --all into the account of your AWS credentials"
-	@echo "make destroy  cdk destroy --all"
+	@echo "make destroy  delete every stack make deploy created (VPC included)"
 	@echo "make bench    inference benchmark: stock pipeline vs zstc, pairs per second"
 	@echo "make lint     ruff check, ruff format --check and mypy"
+	@echo "make integ    deploy a cheap copy into your AWS account, check every promise, destroy it"
 
 # pip runs without --quiet so every download shows its progress: the first install fetches
 # torch, several hundred MB even as the CPU-only build. PIP_EXTRA_INDEX_URL, PIP_INDEX_URL and
@@ -56,8 +62,9 @@ install: $(PYTHON_STAMP) $(NODE_STAMP)
 lint: install
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
-	$(VENV)/bin/mypy app.py stacks inference_code zstc benchmarks scripts && MYPYPATH=lambda/transform_trigger $(VENV)/bin/mypy lambda/transform_trigger
+	$(VENV)/bin/mypy app.py stacks inference_code zstc benchmarks scripts integ --exclude integ/checker && MYPYPATH=lambda/transform_trigger $(VENV)/bin/mypy lambda/transform_trigger
 	MYPYPATH=lambda/endpoint_readiness $(VENV)/bin/mypy lambda/endpoint_readiness
+	MYPYPATH=integ/checker $(VENV)/bin/mypy integ/checker
 
 test: lint
 	$(VENV)/bin/pytest
@@ -65,14 +72,30 @@ test: lint
 synth: install
 	$(CDK) synth --quiet $(CDK_ARGS)
 
+# deploy remembers its CDK_ARGS here, so destroy finds the same stacks (the stack prefix) even
+# when it is run without them.
+DEPLOYED_ARGS_FILE ?= .zstc-deployed-args
+
 deploy: install
+	$(file >$(DEPLOYED_ARGS_FILE),$(CDK_ARGS))
 	$(CDK) deploy --all $(CDK_ARGS)
 
+# Deletes every stack deploy can create (Network included, whatever -c vpc=... deploy had), by
+# name: teardown mode builds no model archive and looks nothing up (stacks/teardown.py).
 destroy: install
-	$(CDK) destroy --all $(CDK_ARGS)
+	$(CDK) destroy --all -c teardown=true $(file <$(DEPLOYED_ARGS_FILE)) $(CDK_ARGS)
 
 demo: install
 	$(PYTHON) -m zstc.demo $(if $(MODEL),--model $(MODEL))
+
+# The integration run (README, "Verify in your account"): needs AWS credentials and a
+# bootstrapped account; without credentials it stops before deploying anything.
+integ: install
+	$(PYTHON) -m integ.run
+
+# Removes the integration stacks by hand, e.g. after an interrupted `make integ`.
+integ-destroy: install
+	$(CDK) destroy --all --force --app "$(PYTHON) integ/integ_zstc_flow.py" --output build/integ/cdk.out
 
 bench: install
 	$(PYTHON) benchmarks/inference_benchmark.py $(BENCH_ARGS)

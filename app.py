@@ -9,12 +9,19 @@ import aws_cdk as cdk
 
 from stacks.app_wiring import build_stacks
 from stacks.config import ConfigError, load_config
+from stacks.teardown import build_teardown_stacks, teardown_requested, teardown_stack_prefix
 
 
 def main() -> None:
     app = cdk.App()
+    context = app.node.get_all_context()
     try:
-        config = load_config(app.node.get_all_context())
+        if teardown_requested(context):
+            # `make destroy`: every stack zstc can create, by name; see stacks/teardown.py.
+            build_teardown_stacks(app, stack_prefix=teardown_stack_prefix(context))
+            app.synth()
+            return
+        config = load_config(context)
     except ConfigError as error:
         print(f"zstc configuration error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -12,7 +12,7 @@ Scores:
   7x the probability mass (e^2);
 - multi-label (or a single label, as the NLI pipeline also does): each label independently
   sigmoid((s - 0.2) / 0.05), so a similarity of 0.2 maps to 0.5 and each 0.05 above or below
-  it moves the score one logit. Calibrated on the labelled sample in tests/inference (27 New
+  it moves the score one logit. Calibrated on the labelled sample in zstc/data (27 New
   Year's resolutions, nine categories, default template): all-MiniLM-L6-v2 gives the right
   label a median similarity of 0.23 (scores about 0.65) and wrong labels a median of 0.06 with
   a 90th percentile of 0.17 (scores below about 0.37). Other models and templates shift the

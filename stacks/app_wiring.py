@@ -10,7 +10,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.batch_stack import BatchStack
-from stacks.config import ZstcConfig
+from stacks.config import ZstcConfig, moving_revision_warning
 from stacks.data_stack import DataStack
 from stacks.endpoint_stack import EndpointStack
 from stacks.network_stack import NetworkStack
@@ -51,10 +51,12 @@ def build_model_archive_for(config: ZstcConfig, output_path: Path = MODEL_ARCHIV
     )
 
 
-def build_stacks(app: cdk.App, config: ZstcConfig) -> ZstcStacks:
+def build_stacks(
+    app: cdk.App, config: ZstcConfig, *, model_archive_path: Path = MODEL_ARCHIVE_PATH
+) -> ZstcStacks:
     env = _environment(config)
     prefix = config.stack_prefix
-    model_archive = build_model_archive_for(config)
+    model_archive = build_model_archive_for(config, model_archive_path)
 
     data = DataStack(app, f"{prefix}-Data", config=config, env=env)
     network = (
@@ -90,6 +92,13 @@ def build_stacks(app: cdk.App, config: ZstcConfig) -> ZstcStacks:
         model_archive=model_archive,
         env=env,
     )
+    revision_warning = moving_revision_warning(config)
+    if revision_warning is not None:
+        for serving_stack in (endpoint, batch):
+            if serving_stack is not None:
+                cdk.Annotations.of(serving_stack).add_warning_v2(
+                    "zstc:movingModelRevision", revision_warning
+                )
     # cdk-nag 3: the AwsSolutions pack runs on every synth and fails it on any finding that is
     # neither fixed nor acknowledged with a reason.
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

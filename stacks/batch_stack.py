@@ -9,6 +9,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
@@ -19,15 +20,22 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.config import ZstcConfig
-from stacks.data_layout import DATASETS_PREFIX, INPUT_PREFIX, MANIFESTS_PREFIX, OUTPUT_PREFIX
+from stacks.data_layout import (
+    DATASETS_PREFIX,
+    INPUT_PREFIX,
+    MANIFESTS_PREFIX,
+    OUTPUT_PREFIX,
+    PINNED_INPUTS_PREFIX,
+)
 from stacks.data_stack import DataStack
 from stacks.encrypted_queue_destination import EncryptedQueueDestination
 from stacks.function_logs import function_logs_and_role
 from stacks.instance_storage import supports_volume_kms_key
 from stacks.nag import acknowledge
 from stacks.network_stack import NetworkStack
-from stacks.serving_model import MODEL_SERVER_TIMEOUT_SECONDS, ServingModel
+from stacks.serving_model import ServingModel
 from stacks.topic_publishers import EncryptedTopicTarget, allow_alarms_to_publish
+from zstc.model_server_settings import BATCH_MODEL_SERVER
 
 TRIGGER_ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "transform_trigger"
 INPUT_SUFFIX = ".jsonl"
@@ -113,6 +121,7 @@ class BatchStack(cdk.Stack):
             "Model",
             config=config,
             instance_type=config.batch_instance_type,
+            model_server=BATCH_MODEL_SERVER,
             model_archive=model_archive,
             key=data.key,
             network=network,
@@ -205,11 +214,12 @@ class BatchStack(cdk.Stack):
         )
 
     def _grant_transform_data_access(self, *, role: iam.IRole, data: DataStack) -> None:
-        """Jobs read inputs, datasets and manifests, and write results; nothing else."""
+        """Jobs read their manifest and the pinned copies it lists, and write results; nothing
+        else: the uploads themselves are read only by the trigger, which copies them."""
         # The objects are SSE-KMS under the data key: reading decrypts, writing generates a data
         # key (and a multipart upload decrypts it again for each part).
         data.key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
-        readable = (INPUT_PREFIX, DATASETS_PREFIX, MANIFESTS_PREFIX)
+        readable = (MANIFESTS_PREFIX, PINNED_INPUTS_PREFIX)
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadTransformInputs",
@@ -306,14 +316,15 @@ class BatchStack(cdk.Stack):
                 "DATASETS_PREFIX": DATASETS_PREFIX,
                 "OUTPUT_PREFIX": OUTPUT_PREFIX,
                 "MANIFESTS_PREFIX": MANIFESTS_PREFIX,
+                "PINNED_INPUTS_PREFIX": PINNED_INPUTS_PREFIX,
                 "MODEL_NAME": serving.model_name,
                 "INSTANCE_TYPE": config.batch_instance_type,
                 "DATASET_INSTANCE_COUNT": str(config.batch_instance_count),
                 "MAX_PAYLOAD_MB": str(config.batch_max_payload_mb),
                 "MAX_CONCURRENT_TRANSFORMS": str(config.batch_max_concurrent_transforms),
                 "BATCH_STRATEGY": config.batch_strategy,
-                # The model server gives up on a request after its own timeout anyway.
-                "INVOCATIONS_TIMEOUT_SECONDS": str(MODEL_SERVER_TIMEOUT_SECONDS),
+                # The job waits for a payload exactly as long as the model server works on it.
+                "INVOCATIONS_TIMEOUT_SECONDS": str(BATCH_MODEL_SERVER.timeout_seconds),
                 "KMS_KEY_ARN": data.key.key_arn,
                 "VOLUME_KMS_KEY_ENABLED": str(
                     supports_volume_kms_key(config.batch_instance_type)
@@ -338,29 +349,7 @@ class BatchStack(cdk.Stack):
         # No iam:PassRole: CreateTransformJob takes no role (botocore's sagemaker service model
         # has no role member in CreateTransformJobRequest); jobs run as the model's execution
         # role, which SageMaker took when the Model was created by CloudFormation.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ListDatasetParts",
-                actions=["s3:ListBucket"],
-                resources=[self.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{DATASETS_PREFIX}*"]}},
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteManifests",
-                actions=["s3:PutObject"],
-                resources=[f"{self.bucket_arn}/{MANIFESTS_PREFIX}*"],
-            )
-        )
-        # Manifests are written with SSE-KMS under the data key.
-        data.key.grant(role, "kms:GenerateDataKey")
-        acknowledge(
-            role,
-            rule_id=f"AwsSolutions-IAM5[Resource::{self.bucket_export_name}/{MANIFESTS_PREFIX}*]",
-            reason="The trigger writes one manifest per job under manifests/; job names are "
-            "derived from the uploads, so the prefix is the narrowest scope.",
-        )
+        self._grant_version_pinning(role=role, key=data.key)
         acknowledge(
             role,
             rule_id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:"
@@ -383,6 +372,50 @@ class BatchStack(cdk.Stack):
             )
         )
         return function
+
+    def _grant_version_pinning(self, *, role: iam.Role, key: kms.IKey) -> None:
+        """The trigger copies the uploaded versions to its own prefix and writes manifests.
+
+        CopyObject of a given version needs s3:GetObjectVersion on the source (the trigger
+        always names a version, "null" where versioning is suspended) and s3:PutObject on the
+        destination; both objects are SSE-KMS, so kms:Decrypt and kms:GenerateDataKey
+        (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html, Permissions).
+        ListObjectVersions is authorized as s3:ListBucketVersions.
+        """
+        uploads = (INPUT_PREFIX, DATASETS_PREFIX)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadUploadedVersions",
+                actions=["s3:GetObjectVersion"],
+                resources=[f"{self.bucket_arn}/{prefix}*" for prefix in uploads],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListDatasetPartVersions",
+                actions=["s3:ListBucketVersions"],
+                resources=[self.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{DATASETS_PREFIX}*"]}},
+            )
+        )
+        written = (MANIFESTS_PREFIX, PINNED_INPUTS_PREFIX)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteManifestsAndPinnedInputs",
+                actions=["s3:PutObject"],
+                resources=[f"{self.bucket_arn}/{prefix}*" for prefix in written],
+            )
+        )
+        key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
+        for prefix in (*uploads, *written):
+            acknowledge(
+                role,
+                rule_id=f"AwsSolutions-IAM5[Resource::{self.bucket_export_name}/{prefix}*]",
+                reason=f"The trigger reads uploaded versions under {INPUT_PREFIX} and "
+                f"{DATASETS_PREFIX} and writes one manifest and one folder of copies per job "
+                "under its own prefixes; object names are the users', so the prefix is the "
+                "narrowest scope.",
+            )
 
     def _route_uploads(
         self, *, config: ZstcConfig, data: DataStack, removal: cdk.RemovalPolicy

@@ -17,6 +17,8 @@ from typing import Any, Literal
 # Keys that contain ':' or start with '@' belong to the CDK itself (feature flags such as
 # "@aws-cdk/core:..." or "aws:cdk:version-reporting") and are not ours to validate.
 _CDK_OWNED_KEY = re.compile(r"^@|:")
+# Context keys the CDK CLI itself reads (lib/cli/telemetry/collect-telemetry.ts of aws-cdk).
+CDK_CLI_CONTEXT_KEYS = frozenset({"cli-telemetry"})
 
 # SageMaker instance type names, e.g. ml.g4dn.xlarge or ml.c7i.2xlarge.
 _INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[0-9]*x?large$|^ml\.[a-z0-9-]+\.(medium|small)$")
@@ -27,6 +29,8 @@ _STACK_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,31}$")
 # Hugging Face repository ids: "name" or "org/name".
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
 _REVISION = re.compile(r"^[A-Za-z0-9._/-]{1,100}$")
+# A Hugging Face hub commit: the full 40-character git SHA-1. Branches and tags move.
+_COMMIT_HASH = re.compile(r"^[0-9a-f]{40}$")
 
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
@@ -278,6 +282,23 @@ def _check_combinations(config: ZstcConfig) -> None:
         )
 
 
+def moving_revision_warning(config: ZstcConfig) -> str | None:
+    """A warning when hub mode serves a branch or tag, whose weights can change under it.
+
+    With model_weights=hub every instance start downloads `model_revision` from the hub, so a
+    branch such as "main" can serve different weights after any scale-out or restart, while the
+    container has internet egress and its role reads the data bucket.
+    """
+    if config.weights_source != "hub" or _COMMIT_HASH.fullmatch(config.model_revision):
+        return None
+    return (
+        f"model_revision: {config.model_revision!r} is a branch or tag, not a commit hash; with "
+        "model_weights=hub every instance start downloads whatever it points to then. Pin the "
+        "40-character commit hash, or set model_weights=package (weights inside model.tar.gz, "
+        "no internet needed at run time)"
+    )
+
+
 def load_config(context: Mapping[str, Any]) -> ZstcConfig:
     """Builds the config from CDK context (cdk.json plus -c overrides).
 
@@ -285,7 +306,7 @@ def load_config(context: Mapping[str, Any]) -> ZstcConfig:
     """
     values: dict[str, Any] = {}
     for key, raw in context.items():
-        if _CDK_OWNED_KEY.search(key):
+        if _CDK_OWNED_KEY.search(key) or key in CDK_CLI_CONTEXT_KEYS:
             continue
         parser = _PARSERS.get(key)
         if parser is None:

@@ -65,6 +65,34 @@ def load_image_uri_mapping() -> dict[str, Any]:
     return loaded
 
 
+def _unsupported_region_message(region: str, regions: list[str]) -> str:
+    return (
+        f"region: {region} has no Hugging Face PyTorch inference image in zstc's registry table "
+        f"(stacks/image_uri_mapping.json); supported regions: {', '.join(sorted(regions))}"
+    )
+
+
+def _require_supported_region(stack: cdk.Stack, regions: list[str]) -> None:
+    """Fails early, with the region and the supported ones, instead of an opaque FindInMap.
+
+    An environment-agnostic stack learns its region only at deploy time: a CloudFormation rule
+    then refuses the stack (create or update, before any resource changes) with the same
+    message. A stack with a known region is checked at synth.
+    """
+    if not cdk.Token.is_unresolved(stack.region) and stack.region not in regions:
+        raise ConfigError(_unsupported_region_message(stack.region, regions))
+    cdk.CfnRule(
+        stack,
+        "SupportedRegion",
+        assertions=[
+            cdk.CfnRuleAssertion(
+                assert_=cdk.Fn.condition_contains(sorted(regions), cdk.Aws.REGION),
+                assert_description=_unsupported_region_message("this stack's region", regions),
+            )
+        ],
+    )
+
+
 def _registry_mapping(scope: Construct) -> cdk.CfnMapping:
     """One CfnMapping per stack, shared by every image reference in it."""
     stack = cdk.Stack.of(scope)
@@ -72,6 +100,7 @@ def _registry_mapping(scope: Construct) -> cdk.CfnMapping:
     if isinstance(existing, cdk.CfnMapping):
         return existing
     regions = load_image_uri_mapping()["regions"]
+    _require_supported_region(stack, list(regions))
     return cdk.CfnMapping(
         stack,
         _MAPPING_ID,

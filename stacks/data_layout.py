@@ -12,3 +12,6 @@ DATASETS_PREFIX = "datasets/"
 # One manifest per transform job, written by the batch trigger: it names the exact objects a job
 # reads, so "input/a.jsonl" never also selects "input/a.jsonl.bak".
 MANIFESTS_PREFIX = "manifests/"
+# The batch trigger's copies of the exact object versions each job reads, one folder per job:
+# a job started hours after an upload, or reading for hours, never sees a later overwrite.
+PINNED_INPUTS_PREFIX = "pinned-inputs/"

@@ -9,13 +9,19 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.config import ZstcConfig
-from stacks.data_layout import INPUT_PREFIX, MANIFESTS_PREFIX, OUTPUT_PREFIX
+from stacks.data_layout import INPUT_PREFIX, MANIFESTS_PREFIX, OUTPUT_PREFIX, PINNED_INPUTS_PREFIX
 
 # Old object versions are kept this long, so an overwrite or delete can be undone for a while.
 NONCURRENT_VERSION_DAYS = 30
 INCOMPLETE_UPLOAD_DAYS = 7
 ACCESS_LOG_DAYS = 365
 MANIFEST_DAYS = 90
+# A pinned copy is read while its job runs (the job may first wait hours for instances); after
+# that it only costs storage. Its replaced version is kept one day, not NONCURRENT_VERSION_DAYS:
+# S3 applies the shorter of two overlapping expirations
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-conflicts.html).
+PINNED_INPUT_DAYS = 14
+PINNED_INPUT_NONCURRENT_DAYS = 1
 # A created key is deleted this long after `cdk destroy`; the key can be restored until then.
 KEY_PENDING_WINDOW_DAYS = 7
 
@@ -116,6 +122,12 @@ class DataStack(cdk.Stack):
                     id="ExpireJobManifests",
                     prefix=MANIFESTS_PREFIX,
                     expiration=cdk.Duration.days(MANIFEST_DAYS),
+                ),
+                s3.LifecycleRule(
+                    id="ExpirePinnedInputs",
+                    prefix=PINNED_INPUTS_PREFIX,
+                    expiration=cdk.Duration.days(PINNED_INPUT_DAYS),
+                    noncurrent_version_expiration=cdk.Duration.days(PINNED_INPUT_NONCURRENT_DAYS),
                 ),
             ],
             removal_policy=removal,

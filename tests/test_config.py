@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from stacks.config import CONFIG_KEYS, ConfigError, ZstcConfig, load_config
+from stacks.config import CDK_CLI_CONTEXT_KEYS, CONFIG_KEYS, ConfigError, ZstcConfig, load_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,7 +19,11 @@ def cdk_json_context() -> dict[str, Any]:
 
 
 def test_cdk_json_documents_exactly_the_defaults() -> None:
-    zstc_keys = {k: v for k, v in cdk_json_context().items() if ":" not in k}
+    zstc_keys = {
+        k: v
+        for k, v in cdk_json_context().items()
+        if ":" not in k and k not in CDK_CLI_CONTEXT_KEYS
+    }
     assert zstc_keys == asdict(ZstcConfig())
     assert load_config(cdk_json_context()) == ZstcConfig()
 

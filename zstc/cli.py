@@ -15,7 +15,7 @@ import click
 
 from zstc.cli_context import CREDENTIALS_HINT, global_options, info
 from zstc.cli_errors import CliError
-from zstc.commands import batch, classify, completion, doctor, local, package_model
+from zstc.commands import batch, classify, completion, doctor, evaluate, local, package_model
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -23,7 +23,7 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 # Adding a command is one module with a `command` attribute, and one entry here.
-COMMAND_MODULES = (classify, batch, local, package_model, doctor, completion)
+COMMAND_MODULES = (classify, batch, local, evaluate, package_model, doctor, completion)
 
 
 @click.group(

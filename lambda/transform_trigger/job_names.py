@@ -1,4 +1,4 @@
-"""Deterministic SageMaker transform job names, one per uploaded object version.
+"""Deterministic SageMaker transform job names, one per upload of an object.
 
 Stdlib only and free of sibling imports: the zstc CLI loads this file by path to print the job
 name an upload will start, so the Lambda and the CLI can never disagree.
@@ -21,6 +21,29 @@ HASH_LENGTH = 16
 _PREFIX = re.compile(r"[a-z0-9][a-z0-9-]*")
 _NOT_NAME_CHARACTER = re.compile(r"[^a-z0-9]+")
 MAX_PREFIX_LENGTH = MAX_JOB_NAME_LENGTH - HASH_LENGTH - 1
+# What S3 reports as the version of an object written while versioning is suspended (or before
+# it was ever enabled): every such upload of a key has this same version.
+NULL_VERSION_ID = "null"
+_SEQUENCER_IDENTITY = "sequencer:"
+
+
+def upload_identity(*, version_id: str | None, sequencer: str | None) -> str | None:
+    """What tells one upload of a key from every other upload of that key, or None.
+
+    A real VersionId is unique per upload. Where versioning is suspended, every upload of a key
+    has the version "null" and identical content has the same ETag, so neither can tell a
+    re-upload from a duplicate delivery of the first upload's event. The event's `sequencer`
+    can: S3 gives each PUT or DELETE of a key a new, increasing sequencer, and a redelivered
+    event carries the same one (S3 event message structure,
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html).
+    A client that only has a PutObject response (no sequencer) gets None for a "null" version:
+    the job name of such an upload is known only to the trigger.
+    """
+    if version_id and version_id != NULL_VERSION_ID:
+        return version_id
+    if sequencer:
+        return f"{_SEQUENCER_IDENTITY}{sequencer}"
+    return None
 
 
 def _slug(text: str) -> str:
@@ -30,14 +53,14 @@ def _slug(text: str) -> str:
 
 
 def transform_job_name(*, prefix: str, bucket: str, key: str, version: str) -> str:
-    """The transform job name for one version of one S3 object.
+    """The transform job name for one upload of one S3 object.
 
     The same bucket, key and version always give the same name, which is what makes SageMaker
     refuse a second job for a duplicate event. The name is `prefix`, then the tail of the key as
     a slug (the file name is the most telling part), then a hash of bucket, key and version.
 
-    `key` is the decoded object key; `version` is the S3 VersionId, or the ETag for an
-    unversioned bucket.
+    `key` is the decoded object key; `version` is the upload's identity from `upload_identity`
+    (the VersionId, or the event's sequencer where the version is "null").
     """
     if not _PREFIX.fullmatch(prefix) or len(prefix) > MAX_PREFIX_LENGTH:
         raise ValueError(

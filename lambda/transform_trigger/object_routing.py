@@ -18,6 +18,8 @@ class DataLayout:
     datasets_prefix: str
     output_prefix: str
     manifests_prefix: str
+    # The trigger's copies of the exact object versions its jobs read (version_pinning.py).
+    pinned_inputs_prefix: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,4 +1,10 @@
-"""Reads S3 event notifications out of the SQS messages that carry them."""
+"""Reads S3 event notifications out of the SQS messages that carry them.
+
+Field names and meanings follow the S3 event message structure:
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
+Anything else in a message body (not JSON, JSON no S3 event has, a field of the wrong type)
+becomes a MalformedMessageError with a short reason, never another exception.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
+from job_names import NULL_VERSION_ID, upload_identity
+
 # Sent once when a notification configuration is saved; it names no object.
 _TEST_EVENT = "s3:TestEvent"
-# A bucket with versioning suspended reports this literal as the version of new objects, so it
-# cannot tell two uploads of the same key apart; the ETag can.
-_NULL_VERSION = "null"
+# Values quoted in error messages are cut to this many characters: a message body may be 256 KB.
+_SHOWN_CHARACTERS = 80
 
 
 class MalformedMessageError(ValueError):
@@ -25,8 +32,13 @@ class S3ObjectEvent:
     event_name: str
     bucket: str
     key: str
-    # The VersionId, or the ETag where the bucket gave no usable version.
-    version: str
+    # The object version the event is about; "null" where versioning is suspended or was never
+    # enabled, which is also how S3 addresses that version in a request.
+    version_id: str
+    # The version's ETag, as the event gives it (without quotes); None if the event has none.
+    etag: str | None
+    # What tells this upload from every other upload of the key (job_names.upload_identity).
+    identity: str
     # None when the notification carries no size (it always does for ObjectCreated).
     size: int | None
 
@@ -35,45 +47,95 @@ class S3ObjectEvent:
         return self.event_name.startswith("ObjectCreated:")
 
 
-def _object_event(record: Any) -> S3ObjectEvent:
-    try:
-        s3 = record["s3"]
-        event_name = str(record["eventName"])
-        bucket = str(s3["bucket"]["name"])
-        s3_object = s3["object"]
-        # S3 URL-encodes keys in notifications, with a space as '+' and a literal '+' as %2B.
-        key = unquote_plus(str(s3_object["key"]))
-    except (KeyError, TypeError) as error:
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARACTERS else f"{text[:_SHOWN_CHARACTERS]}..."
+
+
+def _member(parent: object, name: str, path: str) -> Any:
+    if not isinstance(parent, dict) or name not in parent:
         raise MalformedMessageError(
-            f"S3 event record lacks {error}; expected eventName, s3.bucket.name, s3.object.key"
-        ) from error
-    version_id = s3_object.get("versionId")
-    etag = s3_object.get("eTag")
-    version = version_id if version_id and version_id != _NULL_VERSION else etag
-    if not version:
-        raise MalformedMessageError(
-            f"S3 event record for s3://{bucket}/{key} has neither versionId nor eTag"
+            f"S3 event record lacks {path}; expected eventName, s3.bucket.name, s3.object.key"
         )
+    return parent[name]
+
+
+def _checked_text(value: object, path: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise MalformedMessageError(f"S3 event record: {path} is {_shown(value)}; expected text")
+    return value
+
+
+def _required_text(parent: object, name: str, path: str) -> str:
+    return _checked_text(_member(parent, name, path), path)
+
+
+def _optional_text(parent: dict[str, Any], name: str, path: str) -> str | None:
+    value = parent.get(name)
+    return None if value is None else _checked_text(value, path)
+
+
+def _size(s3_object: dict[str, Any]) -> int | None:
     size = s3_object.get("size")
+    if size is None:
+        return None
+    # bool is an int subclass: True is not a size.
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise MalformedMessageError(
+            f"S3 event record: s3.object.size is {_shown(size)}; expected a whole number of bytes"
+        )
+    return size
+
+
+def object_event(record: object) -> S3ObjectEvent:
+    """The object one record of an S3 event notification names."""
+    event_name = _required_text(record, "eventName", "eventName")
+    s3 = _member(record, "s3", "'s3'")
+    bucket = _required_text(_member(s3, "bucket", "s3.bucket"), "name", "s3.bucket.name")
+    s3_object = _member(s3, "object", "s3.object")
+    if not isinstance(s3_object, dict):
+        raise MalformedMessageError(f"S3 event record: s3.object is {_shown(s3_object)}")
+    raw_key = _required_text(s3_object, "key", "s3.object.key")
+    # S3 URL-encodes keys in notifications, with a space as '+' and a literal '+' as %2B.
+    key = unquote_plus(raw_key)
+    version_id = _optional_text(s3_object, "versionId", "s3.object.versionId")
+    sequencer = _optional_text(s3_object, "sequencer", "s3.object.sequencer")
+    identity = upload_identity(version_id=version_id, sequencer=sequencer)
+    is_created = event_name.startswith("ObjectCreated:")
+    if identity is None and is_created:
+        raise MalformedMessageError(
+            f"S3 event record for s3://{bucket}/{key} has neither a versionId nor a sequencer, "
+            "so this upload cannot be told from another upload of the same key"
+        )
     return S3ObjectEvent(
         event_name=event_name,
         bucket=bucket,
         key=key,
-        version=str(version),
-        size=int(size) if size is not None else None,
+        version_id=version_id or NULL_VERSION_ID,
+        etag=_optional_text(s3_object, "eTag", "s3.object.eTag"),
+        identity=identity or "",
+        size=_size(s3_object),
     )
 
 
-def parse_notification(body: str) -> list[S3ObjectEvent]:
+def parse_notification(body: object) -> list[S3ObjectEvent]:
     """The objects named by one SQS message body holding an S3 event notification.
 
     The s3:TestEvent that S3 sends when notifications are configured yields no objects.
     Raises MalformedMessageError when the body is not an S3 event notification at all.
     """
+    if not isinstance(body, str):
+        raise MalformedMessageError(
+            f"message body is {_shown(body)}; expected the text of an S3 event notification"
+        )
     try:
         notification = json.loads(body)
-    except json.JSONDecodeError as error:
-        raise MalformedMessageError(f"message body is not JSON: {error}") from error
+    except (ValueError, RecursionError) as error:
+        # ValueError covers invalid JSON and integers longer than Python's int-to-text limit
+        # (4300 digits); RecursionError covers nesting deeper than the interpreter allows.
+        raise MalformedMessageError(
+            f"message body is not readable JSON: {type(error).__name__}: {_shown(str(error))}"
+        ) from None
     if not isinstance(notification, dict):
         raise MalformedMessageError(
             f"message body is a JSON {type(notification).__name__}; expected an object"
@@ -85,4 +147,4 @@ def parse_notification(body: str) -> list[S3ObjectEvent]:
         raise MalformedMessageError(
             "message body has no 'Records' list; expected an S3 event notification"
         )
-    return [_object_event(record) for record in records]
+    return [object_event(record) for record in records]

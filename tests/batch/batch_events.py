@@ -27,6 +27,7 @@ TRIGGER_ENVIRONMENT = {
     "DATASETS_PREFIX": "datasets/",
     "OUTPUT_PREFIX": "output/",
     "MANIFESTS_PREFIX": "manifests/",
+    "PINNED_INPUTS_PREFIX": "pinned-inputs/",
     "MODEL_NAME": MODEL_NAME,
     "INSTANCE_TYPE": "ml.g4dn.xlarge",
     "DATASET_INSTANCE_COUNT": "3",
@@ -45,6 +46,7 @@ def s3_notification(
     size: int,
     etag: str,
     version_id: str | None,
+    sequencer: str = "0A1B2C3D4E5F678901",
     event_name: str = "ObjectCreated:Put",
     bucket: str = BUCKET,
 ) -> dict[str, Any]:
@@ -54,7 +56,7 @@ def s3_notification(
         "key": quote_plus(key, safe="/"),
         "size": size,
         "eTag": etag,
-        "sequencer": "0A1B2C3D4E5F678901",
+        "sequencer": sequencer,
     }
     if version_id is not None:
         s3_object["versionId"] = version_id
@@ -120,6 +122,7 @@ def event_for(uploaded: dict[str, Any], *, message_id: str = "m-1") -> dict[str,
                 size=uploaded["size"],
                 etag=uploaded["etag"],
                 version_id=uploaded["version_id"],
+                sequencer=uploaded["sequencer"],
             ),
             message_id=message_id,
         )

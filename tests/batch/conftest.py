@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 import boto3
 import pytest
 from batch_events import ACCOUNT, BUCKET, MODEL_NAME, REGION, TRIGGER_ENVIRONMENT
 from batch_validation import RequestValidator
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 
@@ -38,12 +41,49 @@ def request_validator() -> RequestValidator:
     return RequestValidator()
 
 
+def enforce_copy_source_if_match(s3: Any) -> None:
+    """Makes moto's CopyObject honour CopySourceIfMatch, as S3 does.
+
+    moto 5 ignores the x-amz-copy-source-if-match header (moto/s3/responses.py, copy_object
+    checks only if-none-match). S3 refuses the copy with 412 PreconditionFailed when the
+    source's ETag differs (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html,
+    x-amz-copy-source-if-match), so a fake without the check would hide an overwrite.
+    """
+
+    def check(params: dict[str, Any], **_: Any) -> None:
+        expected = params.get("CopySourceIfMatch")
+        if expected is None:
+            return
+        source = params["CopySource"]
+        if isinstance(source, str):
+            # botocore may already have encoded it as "bucket/key?versionId=...".
+            path, _, _ = source.partition("?")
+            bucket, _, key = unquote(path).partition("/")
+            source = {"Bucket": bucket, "Key": key}
+        current = s3.get_object(Bucket=source["Bucket"], Key=source["Key"])["ETag"]
+        if current.strip('"') != expected.strip('"'):
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "PreconditionFailed",
+                        "Message": "At least one of the pre-conditions you specified did not hold",
+                    },
+                    "ResponseMetadata": {"HTTPStatusCode": 412},
+                },
+                "CopyObject",
+            )
+
+    s3.meta.events.register("before-parameter-build.s3.CopyObject", check)
+
+
 @dataclass
 class MotoAws:
     s3: Any
     sagemaker: Any
     sqs: Any
     validator: RequestValidator
+    # S3 gives every PUT of a key a new, larger sequencer; so does this fake.
+    sequencers: Iterator[int] = field(default_factory=lambda: itertools.count(0x0A1B2C3D4E5F))
 
     def put(self, key: str, body: bytes = b'{"inputs": "text"}\n') -> dict[str, Any]:
         """Uploads an object; returns what the S3 event for it would carry."""
@@ -52,8 +92,15 @@ class MotoAws:
             "key": key,
             "size": len(body),
             "etag": response["ETag"].strip('"'),
-            "version_id": response["VersionId"],
+            # S3 reports the version "null" while versioning is suspended.
+            "version_id": response.get("VersionId") or "null",
+            "sequencer": f"{next(self.sequencers):018X}",
         }
+
+    def suspend_versioning(self) -> None:
+        self.s3.put_bucket_versioning(
+            Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"}
+        )
 
     def transform_job_names(self) -> list[str]:
         jobs = self.sagemaker.list_transform_jobs()["TransformJobSummaries"]
@@ -67,6 +114,7 @@ class MotoAws:
 def moto_aws(aws_credentials: None, request_validator: RequestValidator) -> Iterator[MotoAws]:
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
+        enforce_copy_source_if_match(s3)
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         sagemaker = request_validator.attach(boto3.client("sagemaker", region_name=REGION))

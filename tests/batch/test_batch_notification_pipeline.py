@@ -16,6 +16,22 @@ ROUTES = [
 ]
 
 
+def with_version_fields(moto_aws: Any, body: str) -> str:
+    """The notification with the versionId and sequencer S3 puts in it and moto 5 leaves out.
+
+    moto builds S3 -> SQS events with key, size and eTag only (moto/s3/notifications.py,
+    _get_s3_event); S3 also sends versionId and sequencer
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html).
+    """
+    notification = json.loads(body)
+    for index, record in enumerate(notification.get("Records", [])):
+        s3_object = record["s3"]["object"]
+        head = moto_aws.s3.head_object(Bucket=BUCKET, Key=unquote_plus(s3_object["key"]))
+        s3_object["versionId"] = head["VersionId"]
+        s3_object["sequencer"] = f"{index:018X}"
+    return json.dumps(notification)
+
+
 def test_uploads_reach_the_trigger_through_the_queue_and_start_the_right_jobs(
     moto_aws: Any, trigger_settings: Any
 ) -> None:
@@ -64,7 +80,12 @@ def test_uploads_reach_the_trigger_through_the_queue_and_start_the_right_jobs(
     assert {body.get("Event") for body in bodies} >= {"s3:TestEvent"}
 
     event = sqs_event(
-        *(sqs_record(message["Body"], message_id=message["MessageId"]) for message in messages)
+        *(
+            sqs_record(
+                with_version_fields(moto_aws, message["Body"]), message_id=message["MessageId"]
+            )
+            for message in messages
+        )
     )
     response = handle_sqs_batch(
         event=event, settings=trigger_settings, s3=moto_aws.s3, sagemaker=moto_aws.sagemaker

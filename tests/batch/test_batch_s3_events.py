@@ -29,15 +29,41 @@ def test_keys_are_url_decoded_as_s3_encodes_them(encoded: str, decoded: str) -> 
     assert event.is_object_created
 
 
-def test_version_id_identifies_the_upload_and_etag_stands_in_without_one() -> None:
+def test_the_version_id_identifies_an_upload_and_the_sequencer_stands_in_for_null() -> None:
     versioned = s3_notification(key="input/a.jsonl", size=1, etag="etag1", version_id="3HL4kqtJ")
-    unversioned = s3_notification(key="input/a.jsonl", size=1, etag="etag1", version_id=None)
-    # Versioning suspended: S3 reports the literal version "null" for every upload.
-    suspended = s3_notification(key="input/a.jsonl", size=1, etag="etag1", version_id="null")
+    # Versioning suspended: S3 reports the version "null" for every upload of the key, and
+    # identical content has the same ETag; only the sequencer differs between two uploads.
+    first = s3_notification(
+        key="input/a.jsonl", size=1, etag="etag1", version_id="null", sequencer="00A1"
+    )
+    again = s3_notification(
+        key="input/a.jsonl", size=1, etag="etag1", version_id="null", sequencer="00B2"
+    )
+    unversioned = s3_notification(
+        key="input/a.jsonl", size=1, etag="etag1", version_id=None, sequencer="00A1"
+    )
 
-    assert parse_notification(json.dumps(versioned))[0].version == "3HL4kqtJ"
-    assert parse_notification(json.dumps(unversioned))[0].version == "etag1"
-    assert parse_notification(json.dumps(suspended))[0].version == "etag1"
+    [versioned_event] = parse_notification(json.dumps(versioned))
+    [first_event] = parse_notification(json.dumps(first))
+    [again_event] = parse_notification(json.dumps(again))
+    [unversioned_event] = parse_notification(json.dumps(unversioned))
+
+    assert versioned_event.identity == "3HL4kqtJ"
+    assert versioned_event.version_id == "3HL4kqtJ"
+    assert first_event.identity == "sequencer:00A1" != again_event.identity
+    assert first_event.version_id == "null"
+    assert first_event.etag == "etag1"
+    # An event without versionId addresses the same "null" version.
+    assert unversioned_event.version_id == "null"
+    assert unversioned_event.identity == "sequencer:00A1"
+
+
+def test_an_upload_without_version_or_sequencer_is_refused() -> None:
+    notification = s3_notification(key="input/a.jsonl", size=1, etag="etag1", version_id="null")
+    del notification["Records"][0]["s3"]["object"]["sequencer"]
+
+    with pytest.raises(MalformedMessageError, match="neither a versionId nor a sequencer"):
+        parse_notification(json.dumps(notification))
 
 
 def test_the_s3_test_event_names_no_objects() -> None:
@@ -49,7 +75,7 @@ def test_the_s3_test_event_names_no_objects() -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("{not json", "not JSON"),
+        ("{not json", "not readable JSON"),
         ("[1, 2]", "JSON list"),
         ('{"Message": "an SNS envelope"}', "no 'Records' list"),
         ('{"Records": [{"eventName": "ObjectCreated:Put"}]}', "lacks 's3'"),
@@ -60,3 +86,46 @@ def test_bodies_that_are_not_s3_notifications_are_refused_with_a_reason(
 ) -> None:
     with pytest.raises(MalformedMessageError, match=message):
         parse_notification(body)
+
+
+def _with_object_field(name: str, value: object) -> str:
+    notification = s3_notification(key="input/a.jsonl", size=1, etag="e", version_id="v")
+    notification["Records"][0]["s3"]["object"][name] = value
+    return json.dumps(notification)
+
+
+def _with_record(record: object) -> str:
+    return json.dumps({"Records": [record]})
+
+
+HOSTILE_BODIES = {
+    "null body": None,
+    "body is a number": 7,
+    "non-numeric size": _with_object_field("size", "12 bytes"),
+    "boolean size": _with_object_field("size", True),
+    "negative size": _with_object_field("size", -1),
+    "fractional size": _with_object_field("size", 1.5),
+    "numeric key": _with_object_field("key", 42),
+    "empty key": _with_object_field("key", ""),
+    "list version": _with_object_field("versionId", ["v"]),
+    "record is text": _with_record("ObjectCreated:Put"),
+    "s3.object is a list": _with_record(
+        {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": BUCKET}, "object": []}}
+    ),
+    "bucket is null": _with_record(
+        {"eventName": "ObjectCreated:Put", "s3": {"bucket": None, "object": {"key": "k"}}}
+    ),
+    # More digits than Python turns into an int (sys.get_int_max_str_digits(), 4300).
+    "huge integer": '{"Records": [], "n": ' + "9" * 5000 + "}",
+    "deep nesting": "[" * 100_000 + "]" * 100_000,
+    "deep nesting in a record": '{"Records": [' + "{" + '"a":{' * 50_000 + "}" * 50_001 + "]}",
+}
+
+
+@pytest.mark.parametrize("body", HOSTILE_BODIES.values(), ids=HOSTILE_BODIES.keys())
+def test_hostile_bodies_are_refused_with_a_short_reason_and_nothing_else(body: object) -> None:
+    with pytest.raises(MalformedMessageError) as refused:
+        parse_notification(body)
+
+    # A reason a person can read in the log, not a 256 KB echo of the body.
+    assert 0 < len(str(refused.value)) < 300

@@ -262,14 +262,14 @@ def test_model_role_reads_inputs_and_writes_only_output(template: Template) -> N
         assert all(r["Fn::Join"][1][0] == bucket for r in resources)
         return sorted(r["Fn::Join"][1][1] for r in resources)
 
-    assert suffixes(statements["ReadTransformInputs"]) == [
-        "/datasets/*",
-        "/input/*",
-        "/manifests/*",
-    ]
+    # Jobs read only their manifest and the pinned copies it lists, never the uploads.
+    assert suffixes(statements["ReadTransformInputs"]) == ["/manifests/*", "/pinned-inputs/*"]
     assert statements["ReadTransformInputs"]["Action"] == "s3:GetObject"
     assert suffixes(statements["WriteTransformResults"]) == ["/output/*"]
-    assert suffixes(statements["WriteManifests"]) == ["/manifests/*"]
+    assert suffixes(statements["WriteManifestsAndPinnedInputs"]) == [
+        "/manifests/*",
+        "/pinned-inputs/*",
+    ]
 
 
 def test_terminal_states_of_this_stacks_jobs_are_published_to_the_encrypted_topic(
@@ -340,6 +340,90 @@ def test_an_existing_key_gets_a_warning_naming_the_policy_it_needs(
     assert len(warnings) == 1
     assert "s3.amazonaws.com" in str(warnings[0].entry.data)
     assert "events.amazonaws.com" in str(warnings[0].entry.data)
+
+
+def test_trigger_reads_only_upload_versions_and_writes_only_its_own_prefixes(
+    template: Template,
+) -> None:
+    """CopyObject of a version needs s3:GetObjectVersion on the source and s3:PutObject on the
+    destination, plus kms:Decrypt and kms:GenerateDataKey for SSE-KMS objects
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html)."""
+    statements = {s.get("Sid"): s for s in _statements(template)}
+    bucket = {"Fn::ImportValue": "Zstc-Data-DataBucketArn"}
+
+    def suffixes(statement: dict[str, Any]) -> list[str]:
+        resources = statement["Resource"]
+        resources = resources if isinstance(resources, list) else [resources]
+        assert all(r["Fn::Join"][1][0] == bucket for r in resources)
+        return sorted(r["Fn::Join"][1][1] for r in resources)
+
+    read = statements["ReadUploadedVersions"]
+    assert read["Action"] == "s3:GetObjectVersion"
+    assert suffixes(read) == ["/datasets/*", "/input/*"]
+    write = statements["WriteManifestsAndPinnedInputs"]
+    assert write["Action"] == "s3:PutObject"
+    listing = statements["ListDatasetPartVersions"]
+    assert listing["Action"] == "s3:ListBucketVersions"
+    assert listing["Resource"] == bucket
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["datasets/*"]}}
+    trigger_actions = {
+        action
+        for statement in _statements(template)
+        if statement.get("Sid") not in ("ReadTransformInputs", "ListTransformInputs")
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        if action.startswith("s3:")
+    }
+    # No plain s3:GetObject: the trigger can only read a version it names.
+    assert "s3:GetObject" not in trigger_actions
+    assert "s3:ListBucket" not in trigger_actions
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "Roles": [{"Ref": Match.string_like_regexp("TriggerRole")}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {"Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Effect": "Allow"}
+                        )
+                    ]
+                )
+            },
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Environment": {
+                "Variables": Match.object_like({"PINNED_INPUTS_PREFIX": "pinned-inputs/"})
+            }
+        },
+    )
+
+
+def test_pinned_copies_expire_with_their_replaced_versions(variant_stack: BatchStack) -> None:
+    data = variant_stack.node.scope.node.find_child("Zstc-Data")  # type: ignore[union-attr]
+    assert isinstance(data, DataStack)
+    Template.from_stack(data).has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [
+                        {
+                            "Id": "ExpirePinnedInputs",
+                            "Prefix": "pinned-inputs/",
+                            "ExpirationInDays": 14,
+                            "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+                            "Status": "Enabled",
+                        }
+                    ]
+                )
+            }
+        },
+    )
 
 
 def _render(transformer: dict[str, Any], event: dict[str, Any]) -> list[str]:

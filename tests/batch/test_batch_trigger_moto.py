@@ -36,6 +36,24 @@ def manifest_of(moto_aws: Any, job_name: str) -> list[Any]:
     return list(json.loads(moto_aws.read(f"manifests/{job_name}.manifest")))
 
 
+def pinned(job_name: str) -> str:
+    """The folder holding the copies of the versions a job reads."""
+    return f"pinned-inputs/{job_name}/"
+
+
+def objects_read_by(moto_aws: Any, job_name: str) -> dict[str, bytes]:
+    """What the job's manifest makes it read: each listed key, relative to the prefix, and its
+    bytes as S3 serves them now."""
+    prefix_entry, *relative_keys = manifest_of(moto_aws, job_name)
+    folder = prefix_entry["prefix"].removeprefix(f"s3://{BUCKET}/")
+    return {
+        relative_key: moto_aws.s3.get_object(Bucket=BUCKET, Key=folder + relative_key)[
+            "Body"
+        ].read()
+        for relative_key in relative_keys
+    }
+
+
 def test_upload_under_input_starts_one_job_reading_exactly_that_file(
     moto_aws: Any, trigger_settings: Any
 ) -> None:
@@ -52,7 +70,14 @@ def test_upload_under_input_starts_one_job_reading_exactly_that_file(
         version=uploaded["version_id"],
     )
     assert moto_aws.transform_job_names() == [job_name]
-    assert manifest_of(moto_aws, job_name) == [{"prefix": f"s3://{BUCKET}/input/"}, "reviews.jsonl"]
+    assert manifest_of(moto_aws, job_name) == [
+        {"prefix": f"s3://{BUCKET}/{pinned(job_name)}"},
+        "reviews.jsonl",
+    ]
+    copy = moto_aws.s3.get_object(Bucket=BUCKET, Key=f"{pinned(job_name)}reviews.jsonl")
+    assert copy["Body"].read() == b'{"inputs": "text"}\n'
+    assert copy["ServerSideEncryption"] == "aws:kms"
+    assert copy["SSEKMSKeyId"] == KEY_ARN
     [request] = moto_aws.validator.requests
     assert request["ModelName"] == MODEL_NAME
     assert request["TransformInput"] == {
@@ -154,11 +179,9 @@ def test_odd_keys_are_decoded_and_the_manifest_names_the_real_object(
     assert job_name == transform_job_name(
         prefix=JOB_NAME_PREFIX, bucket=BUCKET, key=key, version=uploaded["version_id"]
     )
-    prefix_entry, relative_key = manifest_of(moto_aws, job_name)
-    manifest_prefix = prefix_entry["prefix"].removeprefix(f"s3://{BUCKET}/")
-    # The manifest must point at the object that was uploaded, byte for byte.
-    assert manifest_prefix + relative_key == key
-    moto_aws.s3.head_object(Bucket=BUCKET, Key=manifest_prefix + relative_key)
+    # The manifest points at a copy of the uploaded object, named after its file name so the
+    # result is output/<job>/<file name>.out.
+    assert objects_read_by(moto_aws, job_name) == {key.rpartition("/")[2]: b'{"inputs": "text"}\n'}
 
 
 def test_zero_byte_upload_starts_no_job_and_says_why(
@@ -268,7 +291,7 @@ def test_dataset_parts_start_nothing_and_the_marker_starts_one_job_over_them(
         version=marker["version_id"],
     )
     assert manifest_of(moto_aws, job_name) == [
-        {"prefix": f"s3://{BUCKET}/datasets/news/"},
+        {"prefix": f"s3://{BUCKET}/{pinned(job_name)}"},
         "2024/part-00002.jsonl",
         "part-00000.jsonl",
         "part-00001.jsonl",

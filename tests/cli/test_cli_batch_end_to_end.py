@@ -41,6 +41,7 @@ def _settings(deployed: DeployedZstc) -> Any:
             "DATASETS_PREFIX": "datasets/",
             "OUTPUT_PREFIX": "output/",
             "MANIFESTS_PREFIX": "manifests/",
+            "PINNED_INPUTS_PREFIX": "pinned-inputs/",
             "MODEL_NAME": MODEL_NAME,
             "INSTANCE_TYPE": "ml.m5.xlarge",
             "DATASET_INSTANCE_COUNT": "3",

@@ -29,6 +29,7 @@ HELP_MENTIONS: dict[tuple[str, ...], tuple[str, ...]] = {
         "--max-payload-mb",
     ),
     ("package-model",): ("--model", "--revision", "--output-file"),
+    ("eval",): ("FILE", "--template", "--wording", "--model", "--local", "--results", "--report"),
 }
 
 

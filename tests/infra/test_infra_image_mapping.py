@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 import pytest
 from cfn_resolve import partition_of, resolve
 from infra_synth import CPU_ENDPOINT, DEFAULT, SynthesizedApp, resources_of_type, synth
 
 from scripts.generate_image_uri_mapping import build_mapping, listed_regions, retrieve_image_uri
-from stacks.container_image import load_image_uri_mapping
+from stacks.config import ConfigError
+from stacks.container_image import image_uri, load_image_uri_mapping
 
 GPU_INSTANCE = "ml.g4dn.xlarge"
 CPU_INSTANCE = "ml.c7i.xlarge"
@@ -95,3 +97,34 @@ def test_ecr_pull_is_scoped_to_the_image_repository_of_the_region(
             f"arn:{partition}:ecr:{region}:{registry[region]['account']}:repository/"
             "huggingface-pytorch-inference"
         )
+
+
+def test_a_region_without_the_image_fails_synth_naming_it_and_the_supported_ones() -> None:
+    """A known region missing from the table fails at synth, not with CloudFormation's opaque
+    "Fn::FindInMap - Key 'xx' not found in Mapping" at deploy time."""
+    app = cdk.App()
+    stack = cdk.Stack(
+        app, "Somewhere", env=cdk.Environment(account="111122223333", region="xx-moon-1")
+    )
+    with pytest.raises(ConfigError) as raised:
+        image_uri(stack, instance_type=GPU_INSTANCE)
+    message = str(raised.value)
+    assert "xx-moon-1" in message
+    assert "us-east-1" in message and "eu-west-1" in message
+
+
+def test_an_unknown_region_is_refused_by_a_template_rule_before_any_resource(
+    gpu_app: SynthesizedApp,
+) -> None:
+    """Environment-agnostic templates learn the region at deploy time; a Rules assertion then
+    refuses the stack with a message that lists the supported regions
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/rules-section-structure.html).
+    """
+    for stack_name, template in gpu_app.templates.items():
+        if "Mappings" not in template:
+            continue
+        (assertion,) = template["Rules"]["SupportedRegion"]["Assertions"]
+        regions, region = assertion["Assert"]["Fn::Contains"]
+        assert region == {"Ref": "AWS::Region"}, stack_name
+        assert set(regions) == set(listed_regions()), stack_name
+        assert "supported regions: af-south-1" in assertion["AssertDescription"], stack_name

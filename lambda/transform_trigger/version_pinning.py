@@ -1,0 +1,141 @@
+"""Copies the exact object versions a job is for to keys that nobody else writes.
+
+A transform job's manifest can name keys only, not versions, and a job may start hours after
+the upload (retries) and read for hours. Had the manifest named input/x.jsonl, an overwrite in
+the meantime would make the job read the new bytes under the old upload's job name, and the old
+upload would never be classified. So the trigger copies each version first (CopyObject with the
+VersionId in CopySource) to <pinned prefix><job name>/<relative key>, and the manifest names
+the copies. The job name is derived from the upload's identity, so a copy's key belongs to one
+upload forever: a repeated copy (a retried message) writes the same bytes again.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from aws_errors import error_code
+from botocore.exceptions import ClientError
+from job_names import NULL_VERSION_ID
+from object_routing import DATASET_MARKER
+
+# CopyObject copies at most 5 GB in one request; larger objects need a multipart copy
+# (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html).
+MAX_COPY_OBJECT_BYTES = 5 * 1024**3
+# Server-side copies of a dataset's parts run side by side, so a dataset of a few thousand
+# parts is pinned within the Lambda's timeout. boto3 clients may be shared between threads.
+COPY_WORKERS = 16
+# What S3 answers when CopySourceIfMatch no longer matches the source: 412 PreconditionFailed.
+_SOURCE_CHANGED = frozenset({"PreconditionFailed", "412"})
+
+
+class PinningError(Exception):
+    """A version that can never be copied: retrying the message cannot help."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceVersion:
+    """One object version a job reads, and where its copy goes under the job's folder."""
+
+    key: str
+    # "null" where versioning is suspended: S3 then holds a single version of the key.
+    version_id: str
+    # Without quotes. For a "null" version it guards the copy: the key may have been
+    # overwritten in place since the upload, and then the copy must fail, not read new bytes.
+    etag: str | None
+    size: int | None
+    # The path below the job's folder; SageMaker names each result after it (<path>.out).
+    relative_key: str
+
+
+def pinned_folder(*, pinned_prefix: str, job_name: str) -> str:
+    return f"{pinned_prefix}{job_name}/"
+
+
+def copy_request(
+    *, bucket: str, source: SourceVersion, folder: str, kms_key_id: str
+) -> dict[str, Any]:
+    """The CopyObject arguments that copy exactly `source` into `folder`, under the stack key."""
+    request: dict[str, Any] = {
+        "Bucket": bucket,
+        "Key": f"{folder}{source.relative_key}",
+        "CopySource": {"Bucket": bucket, "Key": source.key, "VersionId": source.version_id},
+        # Named explicitly rather than left to the bucket default, like every object the
+        # trigger writes.
+        "ServerSideEncryption": "aws:kms",
+        "SSEKMSKeyId": kms_key_id,
+    }
+    if source.version_id == NULL_VERSION_ID and source.etag:
+        # An entity tag in its quoted form (RFC 9110), as S3 returns it.
+        request["CopySourceIfMatch"] = f'"{source.etag.strip(chr(34))}"'
+    return request
+
+
+def _copy(*, s3: Any, bucket: str, source: SourceVersion, request: dict[str, Any]) -> None:
+    try:
+        s3.copy_object(**request)
+    except ClientError as error:
+        if error_code(error) in _SOURCE_CHANGED:
+            raise PinningError(
+                f"s3://{bucket}/{source.key} was overwritten before its upload could be copied; "
+                "with versioning suspended that upload's bytes no longer exist (the newer "
+                "upload starts its own job)"
+            ) from error
+        raise
+
+
+def pin_versions(
+    *, s3: Any, bucket: str, sources: list[SourceVersion], folder: str, kms_key_id: str
+) -> None:
+    """Copies every source version into `folder`; raises on the first copy that failed."""
+    too_large = [source.key for source in sources if (source.size or 0) > MAX_COPY_OBJECT_BYTES]
+    if too_large:
+        raise PinningError(
+            f"{too_large[0]} is larger than 5 GB, the most one copy can pin; upload it as a "
+            "dataset of smaller parts (zstc batch submit --split-mb)"
+        )
+    requests = [
+        (source, copy_request(bucket=bucket, source=source, folder=folder, kms_key_id=kms_key_id))
+        for source in sources
+    ]
+    with ThreadPoolExecutor(max_workers=max(1, min(COPY_WORKERS, len(requests)))) as pool:
+        copies = [
+            pool.submit(_copy, s3=s3, bucket=bucket, source=source, request=request)
+            for source, request in requests
+        ]
+        for copy in copies:
+            copy.result()
+
+
+def _is_part_file(relative_key: str, size: int) -> bool:
+    # Names starting with '_' or '.' are markers and checksums (_SUCCESS, .part-0.crc) in the
+    # Hadoop/Spark convention, not data; empty parts have no records to classify.
+    name = relative_key.rpartition("/")[2]
+    return size > 0 and not name.startswith(("_", ".")) and name != DATASET_MARKER
+
+
+def latest_dataset_parts(*, s3: Any, bucket: str, dataset_prefix: str) -> list[SourceVersion]:
+    """The current version of each part file of the dataset (any folder depth), sorted.
+
+    ListObjectVersions, not ListObjectsV2: only it says which version is current, so the job
+    reads the parts as they were when the trigger saw the dataset's marker, even if a part is
+    overwritten while the job runs. A key whose current version is a delete marker has no
+    current entry in Versions, so deleted parts are left out.
+    """
+    parts: list[SourceVersion] = []
+    pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=dataset_prefix)
+    for page in pages:
+        for version in page.get("Versions", []):
+            relative_key = version["Key"][len(dataset_prefix) :]
+            if version.get("IsLatest") and _is_part_file(relative_key, int(version["Size"])):
+                parts.append(
+                    SourceVersion(
+                        key=version["Key"],
+                        version_id=str(version.get("VersionId") or NULL_VERSION_ID),
+                        etag=str(version["ETag"]).strip('"'),
+                        size=int(version["Size"]),
+                        relative_key=relative_key,
+                    )
+                )
+    return sorted(parts, key=lambda part: part.relative_key)

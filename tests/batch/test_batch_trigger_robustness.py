@@ -1,0 +1,156 @@
+"""Every SQS message gets its own outcome: nothing one message does fails the whole batch.
+
+With ReportBatchItemFailures, "If your function throws an exception, the entire batch is
+considered a complete failure" and every message of it is delivered again
+(https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html#services-sqs-batchfailurereporting).
+So the handler must return, and name exactly the messages to retry by messageId.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from batch_events import event_for, s3_notification, sqs_event, sqs_record
+from test_batch_s3_events import HOSTILE_BODIES
+from trigger import handle_sqs_batch
+
+NO_FAILURES: dict[str, list[Any]] = {"batchItemFailures": []}
+
+
+def run(moto_aws: Any, settings: Any, event: object) -> dict[str, Any]:
+    return handle_sqs_batch(
+        event=event, settings=settings, s3=moto_aws.s3, sagemaker=moto_aws.sagemaker
+    )
+
+
+def hostile_record(body: object, message_id: str) -> dict[str, Any]:
+    record = sqs_record("placeholder", message_id=message_id)
+    # SQS bodies are text; a null body is what a hand-made or corrupted event may carry.
+    record["body"] = body
+    return record
+
+
+def test_each_hostile_message_fails_alone_and_the_rest_of_the_batch_is_done(
+    moto_aws: Any, trigger_settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # One batch: every hostile body between good uploads (SQS batches hold at most 10, but
+    # the handler must not care).
+    records = [event_for(moto_aws.put("input/first.jsonl"), message_id="m-first")["Records"][0]]
+    for name, body in HOSTILE_BODIES.items():
+        records.append(hostile_record(body, f"m-{name}"))
+        uploaded = moto_aws.put(f"input/after {name}.jsonl")
+        records.append(event_for(uploaded, message_id=f"m-after {name}")["Records"][0])
+
+    with caplog.at_level(logging.INFO):
+        response = run(moto_aws, trigger_settings, sqs_event(*records))
+
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": f"m-{name}"} for name in HOSTILE_BODIES]
+    }
+    assert len(moto_aws.transform_job_names()) == 1 + len(HOSTILE_BODIES)
+    failures = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert [f.message_id for f in failures] == [f"m-{name}" for name in HOSTILE_BODIES]  # type: ignore[attr-defined]
+    assert all(f.status == "failed" for f in failures)  # type: ignore[attr-defined]
+    assert all(len(f.getMessage()) < 400 for f in failures)
+
+
+def test_an_unexpected_exception_from_a_client_fails_only_its_message_and_is_logged(
+    moto_aws: Any, trigger_settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A KeyError from a client call (a response missing a member, a bug in a hook) escapes
+    every AWS error handler; it must still become that message's own failure."""
+
+    def broken_listing(**_: Any) -> None:
+        raise KeyError("Versions")
+
+    moto_aws.s3.meta.events.register("before-call.s3.ListObjectVersions", broken_listing)
+    moto_aws.put("datasets/news/part-00000.jsonl")
+    dataset = event_for(moto_aws.put("datasets/news/_SUCCESS", b""), message_id="m-dataset")
+    single = event_for(moto_aws.put("input/a.jsonl"), message_id="m-single")
+
+    with caplog.at_level(logging.INFO):
+        response = run(
+            moto_aws, trigger_settings, sqs_event(dataset["Records"][0], single["Records"][0])
+        )
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-dataset"}]}
+    assert len(moto_aws.transform_job_names()) == 1
+    [failure] = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert "unexpected KeyError" in failure.getMessage()
+    assert failure.key == "datasets/news/_SUCCESS"  # type: ignore[attr-defined]
+    # The traceback goes to the log, so the bug can be found.
+    assert failure.exc_info is not None and failure.exc_info[0] is KeyError
+
+
+@pytest.mark.parametrize(
+    "event",
+    [{"Records": []}, {}, {"Records": None}, None, []],
+    ids=["empty Records", "no Records", "null Records", "null event", "list event"],
+)
+def test_an_invocation_without_records_is_logged_and_answers_no_failures(
+    moto_aws: Any, trigger_settings: Any, caplog: pytest.LogCaptureFixture, event: object
+) -> None:
+    with caplog.at_level(logging.INFO):
+        assert run(moto_aws, trigger_settings, event) == NO_FAILURES
+
+    [warning] = caplog.records
+    assert warning.levelno == logging.WARNING
+    assert "without SQS records" in warning.getMessage()
+
+
+def test_a_record_without_a_message_id_is_skipped_and_the_others_are_handled(
+    moto_aws: Any, trigger_settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An empty or missing itemIdentifier in the response would fail the whole batch, so a
+    record that has none cannot be reported; it is logged instead."""
+    good = event_for(moto_aws.put("input/a.jsonl"), message_id="m-good")["Records"][0]
+    nameless = dict(good)
+    del nameless["messageId"]
+    bad = sqs_record("{not json", message_id="m-bad")
+
+    with caplog.at_level(logging.INFO):
+        response = run(moto_aws, trigger_settings, sqs_event(nameless, "not a record", good, bad))
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-bad"}]}
+    assert len(moto_aws.transform_job_names()) == 1
+    skipped = [r for r in caplog.records if "without a messageId" in r.getMessage()]
+    assert len(skipped) == 2
+
+
+def test_odd_sqs_attributes_do_not_stop_a_good_message(
+    moto_aws: Any, trigger_settings: Any
+) -> None:
+    record = event_for(moto_aws.put("input/a.jsonl"))["Records"][0]
+    record["attributes"] = "not a map"
+
+    assert run(moto_aws, trigger_settings, sqs_event(record)) == NO_FAILURES
+    assert len(moto_aws.transform_job_names()) == 1
+
+
+def test_one_bad_record_in_a_message_does_not_hide_a_good_one_in_another(
+    moto_aws: Any, trigger_settings: Any
+) -> None:
+    uploaded = moto_aws.put("input/a.jsonl")
+    notification = s3_notification(
+        key=uploaded["key"],
+        size=uploaded["size"],
+        etag=uploaded["etag"],
+        version_id=uploaded["version_id"],
+        sequencer=uploaded["sequencer"],
+    )
+    broken = json.loads(json.dumps(notification))
+    broken["Records"][0]["s3"]["object"]["size"] = "twelve"
+
+    response = run(
+        moto_aws,
+        trigger_settings,
+        sqs_event(
+            sqs_record(broken, message_id="m-broken"), sqs_record(notification, message_id="m-ok")
+        ),
+    )
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-broken"}]}
+    assert len(moto_aws.transform_job_names()) == 1
