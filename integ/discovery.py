@@ -13,17 +13,18 @@ from dataclasses import dataclass
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sns as sns
+from constructs import IConstruct
 
 
 @dataclass(frozen=True)
 class DiscoveredAlarm:
     # The construct path, for readable ids and messages.
     path: str
-    alarm: cloudwatch.CfnAlarm
+    alarm: cloudwatch.CfnAlarm | cloudwatch.CfnCompositeAlarm
 
     @property
     def alarm_name(self) -> str:
-        """The deployed alarm's name (Ref of AWS::CloudWatch::Alarm is its name)."""
+        """The deployed alarm's name (Ref of a metric or composite alarm is its name)."""
         return self.alarm.ref
 
 
@@ -37,15 +38,22 @@ class DiscoveredTopic:
         return self.topic.attr_topic_arn
 
 
-def _in_order(stacks: Sequence[cdk.Stack]) -> list[object]:
+def _in_order(stacks: Sequence[cdk.Stack]) -> list[IConstruct]:
     return [node for stack in stacks for node in stack.node.find_all()]
 
 
 def find_alarms(stacks: Sequence[cdk.Stack]) -> list[DiscoveredAlarm]:
-    """Every CloudWatch alarm in these stacks that notifies someone (has alarm actions)."""
+    """Every CloudWatch alarm, metric or composite, in these stacks that notifies someone.
+
+    SetAlarmState works on both kinds
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_SetAlarmState.html).
+    """
     found = []
     for node in _in_order(stacks):
-        if isinstance(node, cloudwatch.CfnAlarm) and node.alarm_actions:
+        if not isinstance(node, (cloudwatch.CfnAlarm, cloudwatch.CfnCompositeAlarm)):
+            continue
+        # An L2 alarm's actions are a lazy list: a token until resolved, even when empty.
+        if cdk.Stack.of(node).resolve(node.alarm_actions):
             found.append(DiscoveredAlarm(path=node.node.path, alarm=node))
     return found
 

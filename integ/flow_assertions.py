@@ -34,8 +34,18 @@ NOTIFICATION_TIMEOUT = cdk.Duration.minutes(10)
 # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-short-and-long-polling.html).
 LONG_POLL_SECONDS = 20
 ALARM_STATE_REASON = "zstc integration run: checking that this alarm reaches a person"
-# What the trigger Lambda logs for an event whose job exists already (lambda trigger.py).
-DUPLICATE_LOG_TERM = "duplicate"
+
+
+def duplicate_log_filter(key: str) -> str:
+    """A CloudWatch Logs filter pattern for the trigger's log line about a duplicate of `key`.
+
+    The trigger logs each outcome with extra fields status, key and job_name (trigger.py), and
+    the Lambda runtime's JSON formatter writes a record's extra fields as top-level JSON keys
+    (aws-lambda-python-runtime-interface-client, awslambdaric/lambda_runtime_log_utils.py,
+    JsonFormatter.format). Pattern syntax ("Using filter patterns to match terms in JSON log
+    events"): https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntax.html
+    """
+    return f'{{ ($.status = "duplicate") && ($.key = "{key}") }}'
 
 
 def _wait(call: integ_tests.IApiCall, timeout: cdk.Duration) -> integ_tests.IApiCall:
@@ -225,13 +235,17 @@ class FlowAssertions:
                 "filterLogEvents",
                 {
                     "logGroupName": self.zstc.batch.function.log_group.log_group_name,
-                    "filterPattern": DUPLICATE_LOG_TERM,
+                    "filterPattern": duplicate_log_filter(single.key),
                 },
             ).expect(
                 ExpectedResult.object_like(
                     {
                         "events": Match.array_with(
-                            [Match.object_like({"message": Match.string_like_regexp("duplicate")})]
+                            [
+                                Match.object_like(
+                                    {"message": Match.string_like_regexp('"status": "duplicate"')}
+                                )
+                            ]
                         )
                     }
                 )

@@ -33,8 +33,9 @@ from stacks.function_logs import function_logs_and_role
 from stacks.instance_storage import supports_volume_kms_key
 from stacks.nag import acknowledge
 from stacks.network_stack import NetworkStack
-from stacks.serving_model import MODEL_SERVER_TIMEOUT_SECONDS, ServingModel
+from stacks.serving_model import ServingModel
 from stacks.topic_publishers import EncryptedTopicTarget, allow_alarms_to_publish
+from zstc.model_server_settings import BATCH_MODEL_SERVER
 
 TRIGGER_ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "transform_trigger"
 INPUT_SUFFIX = ".jsonl"
@@ -120,6 +121,7 @@ class BatchStack(cdk.Stack):
             "Model",
             config=config,
             instance_type=config.batch_instance_type,
+            model_server=BATCH_MODEL_SERVER,
             model_archive=model_archive,
             key=data.key,
             network=network,
@@ -321,8 +323,8 @@ class BatchStack(cdk.Stack):
                 "MAX_PAYLOAD_MB": str(config.batch_max_payload_mb),
                 "MAX_CONCURRENT_TRANSFORMS": str(config.batch_max_concurrent_transforms),
                 "BATCH_STRATEGY": config.batch_strategy,
-                # The model server gives up on a request after its own timeout anyway.
-                "INVOCATIONS_TIMEOUT_SECONDS": str(MODEL_SERVER_TIMEOUT_SECONDS),
+                # The job waits for a payload exactly as long as the model server works on it.
+                "INVOCATIONS_TIMEOUT_SECONDS": str(BATCH_MODEL_SERVER.timeout_seconds),
                 "KMS_KEY_ARN": data.key.key_arn,
                 "VOLUME_KMS_KEY_ENABLED": str(
                     supports_volume_kms_key(config.batch_instance_type)

@@ -33,6 +33,7 @@ from stacks.log_retention import retention
 from stacks.network_stack import NetworkStack
 from stacks.serving_model import ServingModel
 from stacks.topic_publishers import allow_alarms_to_publish
+from zstc.model_server_settings import REAL_TIME_MODEL_SERVER
 
 VARIANT_NAME = "AllTraffic"
 ENDPOINT_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
@@ -95,6 +96,7 @@ class EndpointStack(cdk.Stack):
             "Model",
             config=config,
             instance_type=instance_type,
+            model_server=REAL_TIME_MODEL_SERVER,
             model_archive=model_archive,
             key=data.key,
             network=network,

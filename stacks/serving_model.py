@@ -25,28 +25,25 @@ from stacks.container_image import (
 )
 from stacks.instance_storage import supports_volume_kms_key
 from stacks.nag import acknowledge
+from zstc.model_server_settings import ModelServerSettings
 
 if TYPE_CHECKING:
     from stacks.network_stack import NetworkStack
-
-# The model server's per-request timeout (seconds). Batch transform sends payloads of up to
-# batch_max_payload_mb of JSON lines, which bart-large needs minutes for on one GPU.
-MODEL_SERVER_TIMEOUT_SECONDS = 600
 
 # SageMaker publishes instance and invocation metrics under these namespaces with the execution
 # role; the PutMetricData permission is limited to them.
 SAGEMAKER_METRIC_NAMESPACES = "/aws/sagemaker/*"
 
 
-def container_environment(*, config: ZstcConfig) -> dict[str, str]:
+def container_environment(
+    *, config: ZstcConfig, model_server: ModelServerSettings
+) -> dict[str, str]:
     """The environment variables of the serving container."""
     environment = {
         "ZSTC_MAX_CANDIDATE_LABELS": str(config.max_candidate_labels),
-        "SAGEMAKER_MODEL_SERVER_TIMEOUT": str(MODEL_SERVER_TIMEOUT_SECONDS),
-        # One worker per instance. On a GPU each extra worker would load another copy of the
-        # model into the same memory; on a CPU each would run torch on every core and the
-        # workers would fight over them. One worker batches each request's pairs itself.
-        "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+        # Timeout (seconds, and the minutes variable kept consistent) and workers; the local
+        # endpoint serves with the same definition (zstc/model_server_settings.py).
+        **model_server.environment(),
     }
     if config.weights_source == "hub":
         environment["ZSTC_MODEL_ID"] = config.model_id
@@ -67,6 +64,7 @@ class ServingModel(Construct):
         *,
         config: ZstcConfig,
         instance_type: str,
+        model_server: ModelServerSettings,
         model_archive: Path,
         key: kms.IKey,
         network: NetworkStack | None,
@@ -155,7 +153,7 @@ class ServingModel(Construct):
                 image=image_uri(self, instance_type=instance_type),
                 model_data_url=self.artifact.s3_object_url,
                 mode="SingleModel",
-                environment=container_environment(config=config),
+                environment=container_environment(config=config, model_server=model_server),
             ),
             # Packaged weights need no network at all, so the container gets none.
             enable_network_isolation=config.weights_packaged,

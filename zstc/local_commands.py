@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import signal
 import tarfile
@@ -30,9 +29,14 @@ DEFAULT_REVISION = "main"
 
 
 def default_work_dir() -> Path:
-    """Where prepared model directories are kept, so large weights are copied only once."""
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache_home) / "zstc" / "local-models"
+    """Where prepared model directories are kept, so large weights are copied only once.
+
+    The user cache directory of the platform (platformdirs): ~/.cache/zstc on Linux (or
+    $XDG_CACHE_HOME/zstc), ~/Library/Caches/zstc on macOS, %LOCALAPPDATA%\\zstc\\Cache on Windows.
+    """
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("zstc", appauthor=False)) / "local-models"
 
 
 def bundled_model_dir() -> Path:
@@ -147,26 +151,42 @@ def package_model(*, model: str | None, revision: str | None, output: Path) -> t
     return path, file_sha256(path)
 
 
-def wait_for_stop(
-    *, still_running: Callable[[], bool], stop: threading.Event | None = None
-) -> None:
-    """Blocks until Ctrl-C or SIGTERM (or `stop` is set, for callers that run this in a thread).
+# What asks `local serve` to stop: Ctrl-C, a service manager or kill, and a closed terminal or a
+# dropped SSH session (the kernel sends SIGHUP to the terminal's foreground process group).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-    Raises CliError when the server dies on its own, so `serve` never sits on a dead server.
+
+def wait_for_stop(
+    *,
+    still_running: Callable[[], bool],
+    stop: threading.Event | None = None,
+    exit_reason: Callable[[], str] | None = None,
+) -> int | None:
+    """Blocks until SIGINT, SIGTERM or SIGHUP (or `stop` is set, for callers in a thread).
+
+    Returns the signal that asked to stop, or None when `stop` was set. The caller then stops
+    the server in order. Should this process die instead (SIGKILL), the server's supervisor
+    ends the server on its own (zstc/server_supervisor.py).
+    Raises CliError when the server dies on its own, so `serve` never sits on a dead server;
+    exit_reason() says why, when given.
     """
     stop = stop or threading.Event()
     previous: dict[signal.Signals, Any] = {}
+    received: list[int] = []
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
         stop.set()
 
     if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in STOP_SIGNALS:
             previous[signum] = signal.signal(signum, request_stop)
     try:
         while not stop.wait(0.5):
             if not still_running():
-                raise CliError("the local endpoint stopped unexpectedly; see its server log")
+                reason = exit_reason() if exit_reason is not None else "see its server log"
+                raise CliError(f"the local endpoint stopped unexpectedly: {reason}")
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+    return received[0] if received else None

@@ -3,13 +3,23 @@
 The container starts multi-model-server (MMS, a Java front end with Python workers) with the
 inference toolkit's handler service; the handler imports <model dir>/code/inference.py. This
 module starts the same server the same way, so GET /ping and POST /invocations behave as on the
-endpoint: same status codes, same content types, same error bodies.
+endpoint: same status codes, same content types, same error bodies, same timeout.
 
-MMS keeps one pid file, and its worker sockets, in the temp directory, and refuses to start while
-the pid file names a live process. Every LocalEndpoint therefore runs MMS with a private temp
-directory (TMPDIR for the pid file, TEMP for java.io.tmpdir and the sockets), its own log
-directory and its own management port. Several instances, and a server a user started by hand,
-never collide, and stop() only ever stops this instance's server.
+Configuration: the environment is the one the stacks give the container (the same
+ModelServerSettings from zstc/model_server_settings.py: the endpoint's by default, the batch
+model's for local batch runs), and the MMS properties come from the toolkit's own code run on
+that environment (zstc/toolkit_mms_config.py). Only the listening addresses differ: localhost
+and a free management port instead of 0.0.0.0:8080.
+
+Isolation: MMS keeps one pid file, and its worker sockets, in the temp directory, and refuses to
+start while the pid file names a live process. Every LocalEndpoint therefore runs MMS with a
+private temp directory (TMPDIR for the pid file, TEMP for java.io.tmpdir and the sockets), its
+own log directory and its own management port. Several instances, and a server a user started by
+hand, never collide, and stop() only ever stops this instance's server.
+
+Clean-up: MMS runs under zstc/server_supervisor.py, which ends the server's whole process group
+(launcher, Java front end, Python worker) when the front end exits, when stop() is called, or when
+this process dies, however it dies.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import importlib.util
+import math
 import os
 import random
 import re
@@ -29,29 +40,30 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 import psutil
 
-HANDLER_SERVICE = "sagemaker_huggingface_inference_toolkit.handler_service:handle"
+from zstc.model_server_settings import (
+    BATCH_MODEL_SERVER,
+    REAL_TIME_MODEL_SERVER,
+    ModelServerSettings,
+    transform_job_environment,
+)
+from zstc.toolkit_mms_config import ToolkitConfigError, toolkit_mms_properties
+
 # The container registers its one model under this name (sagemaker_inference.model_server).
 MODEL_NAME = "model"
-# SageMaker batch transform sends up to 100 MB per request (MaxPayloadInMB); MMS's own default
-# (6.5 MB) would refuse such requests before the handler sees them.
-MAX_PAYLOAD_BYTES = 100 * 1024 * 1024
-# SageMaker's Hugging Face model server settings. The timeout is the toolkit's
-# SAGEMAKER_MODEL_SERVER_TIMEOUT (seconds a worker may take per request, model loading included);
-# a CPU laptop loading bart-large needs more than the toolkit's default of 60.
-DEFAULT_SERVER_ENV: Mapping[str, str] = {
-    "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
-    "SAGEMAKER_MODEL_SERVER_TIMEOUT": "300",
-    "SAGEMAKER_PROGRAM": "inference.py",
-}
-# Variables that would break the isolation of this instance if inherited.
+SUPERVISOR = Path(__file__).resolve().with_name("server_supervisor.py")
+# Inherited variables that would make the local server differ from the container or break the
+# isolation of this instance: the container's environment holds only what the stacks set, and
+# MMS reads MMS_* variables (MMS_CONFIG_FILE even replaces --mms-config) because the toolkit's
+# properties enable enable_envvars_config.
 _OWNED_ENV = ("TMPDIR", "TEMP", "LOG_LOCATION", "METRICS_LOCATION")
+_NOT_INHERITED_PREFIXES = ("SAGEMAKER_", "MMS_")
 # MMS's worker prints this after the handler's initialize ran (successfully or not).
 _WORKER_LOADED_MARKER = "Model model loaded io_fd="
 _TRACEBACK_MARKER = "Traceback (most recent call last)"
@@ -59,8 +71,13 @@ _TRACEBACK_MARKER = "Traceback (most recent call last)"
 _WORKER_OUTPUT = re.compile(
     r"\] \S+-std(?:out|err) com\.amazonaws\.ml\.mms\.wlm\.WorkerLifeCycle - (.*)$"
 )
-_LOG_TAIL_LINES = 40
+# ModelServer.initializeServer: "Failed to bind to address: http://127.0.0.1:8080".
+_BIND_FAILURE = re.compile(r"Failed to bind to address: (?:https?://)?(\S+):(\d+)")
+# WorkerThread.runWorker, when the worker did not answer within the response timeout.
+_WORKER_TIMEOUT_MARKER = "Backend worker did not respond in given time"
 _SERVER_LOG_NAME = "server.log"
+# How long a worker may take to print the rest of a traceback once it has started one.
+_TRACEBACK_SETTLE_S = 5.0
 # MMS 1.1.11 refuses ports from 32767 up ("Invalid port number", com.amazonaws.ml.mms.util
 # .Connector).
 MAX_PORT = 32766
@@ -109,30 +126,6 @@ def _wait_for_port_release(port: int, *, host: str, timeout_s: float) -> None:
         time.sleep(0.1)
 
 
-def _process_tree(pid: int) -> list[psutil.Process]:
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-
-
-def _is_dead(process: psutil.Process) -> bool:
-    # A killed worker whose parent (the JVM) died first is a zombie until init reaps it: dead.
-    try:
-        return process.status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
-def _wait_until_dead(processes: Sequence[psutil.Process], *, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not all(_is_dead(process) for process in processes):
-        if time.monotonic() > deadline:
-            alive = [process.pid for process in processes if not _is_dead(process)]
-            raise LocalEndpointError(f"stop: server processes {alive} survived SIGKILL")
-        time.sleep(0.05)
-
-
 def find_free_port(*, host: str = "127.0.0.1") -> int:
     """A port that is free now and that MMS accepts.
 
@@ -150,22 +143,40 @@ def find_free_port(*, host: str = "127.0.0.1") -> int:
     )
 
 
-def _tail(path: Path, *, lines: int = _LOG_TAIL_LINES) -> str:
+def _read_log(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        return path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
-        return "(no server log was written)"
-    return "\n".join(text.splitlines()[-lines:])
+        return ""
 
 
-def _worker_traceback(log_text: str) -> str:
-    """The Python traceback the worker printed, without MMS's per-line log prefix."""
-    worker_lines = [
-        match.group(1) for match in map(_WORKER_OUTPUT.search, log_text.splitlines()) if match
-    ]
-    start = next((index for index, line in enumerate(worker_lines) if _TRACEBACK_MARKER in line), 0)
-    excerpt = [line for line in worker_lines[start:] if _WORKER_LOADED_MARKER not in line]
-    return "\n".join(excerpt[:_LOG_TAIL_LINES])
+def _worker_lines(log_text: str) -> list[str]:
+    """What the Python worker printed, without MMS's per-line log prefix."""
+    return [match.group(1) for match in map(_WORKER_OUTPUT.search, log_text.splitlines()) if match]
+
+
+def load_failure_cause(log_text: str) -> str | None:
+    """The exception line of the last traceback the worker printed: "Type: message".
+
+    None while there is no complete one yet. The module path of the type is dropped
+    ("nli_classifier.ModelLoadError" -> "ModelLoadError"); the message is kept whole.
+    """
+    lines = _worker_lines(log_text)
+    starts = [index for index, line in enumerate(lines) if _TRACEBACK_MARKER in line]
+    if not starts:
+        return None
+    for line in lines[starts[-1] + 1 :]:
+        # Frames and source lines are indented; the first line that is not ends the traceback.
+        if line and not line[0].isspace():
+            exception_type, separator, message = line.partition(": ")
+            short_type = exception_type.rsplit(".", 1)[-1]
+            return f"{short_type}{separator}{message}" if " " not in exception_type else line
+    return None
+
+
+def _bind_failure(log_text: str) -> tuple[str, int] | None:
+    match = _BIND_FAILURE.search(log_text)
+    return (match.group(1), int(match.group(2))) if match else None
 
 
 class LocalEndpoint:
@@ -173,8 +184,14 @@ class LocalEndpoint:
 
     model_dir must be laid out like the unpacked model.tar.gz (see zstc.model_artifact
     .prepare_model_dir): code/inference.py, plus the model files at the root when packaged.
-    env is added to the server's environment (for example ZSTC_* or HF_MODEL_ID settings); the
-    rest of this process's environment, ZSTC_* variables included, passes through.
+    model_server: the settings of the deployed model this run stands for (the real-time
+    endpoint's by default; BATCH_MODEL_SERVER for a local batch run).
+    env is added to the server's environment (for example ZSTC_* settings, or
+    transform_job_environment() for a batch run); the rest of this process's environment passes
+    through, except SAGEMAKER_* and MMS_* variables, which the container would not have.
+    source: how the user named the model, for messages (default: model_dir).
+    log_dir: where server.log goes; by default a temporary directory that stop() removes after
+    a clean run, and keeps (and names) when the server failed.
     """
 
     def __init__(
@@ -182,20 +199,48 @@ class LocalEndpoint:
         model_dir: Path,
         *,
         port: int = 8080,
+        model_server: ModelServerSettings = REAL_TIME_MODEL_SERVER,
         env: Mapping[str, str] | None = None,
         startup_timeout_s: float = 180.0,
         log_dir: Path | None = None,
         host: str = "127.0.0.1",
+        source: str | None = None,
     ) -> None:
         self.model_dir = Path(model_dir).resolve()
         self.port = port
         self.host = host
+        self.model_server = model_server
         self.extra_env = dict(env or {})
         self.startup_timeout_s = startup_timeout_s
         self.log_dir = Path(log_dir).resolve() if log_dir is not None else None
+        self.source = source or str(self.model_dir)
         self.management_port: int | None = None
+        self._owns_log_dir = False
         self._run_dir: Path | None = None
-        self._process: subprocess.Popen[bytes] | None = None
+        self._supervisor: subprocess.Popen[bytes] | None = None
+        self._lifeline: int | None = None
+        self._ready = False
+
+    @classmethod
+    def for_batch(
+        cls,
+        model_dir: Path,
+        *,
+        max_payload_mb: float,
+        port: int,
+        source: str | None = None,
+        log_dir: Path | None = None,
+    ) -> LocalEndpoint:
+        """A local stand-in for the batch transform model: its timeout, and the request size
+        limit SageMaker gives the container for MaxPayloadInMB (a whole number of MB)."""
+        return cls(
+            model_dir,
+            port=port,
+            model_server=BATCH_MODEL_SERVER,
+            env=transform_job_environment(max_payload_mb=max(1, math.ceil(max_payload_mb))),
+            source=source,
+            log_dir=log_dir,
+        )
 
     @property
     def url(self) -> str:
@@ -210,13 +255,18 @@ class LocalEndpoint:
 
     @property
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        # The supervisor exits as soon as the model server's front end does.
+        return self._supervisor is not None and self._supervisor.poll() is None
 
     # -- start -----------------------------------------------------------------------------
 
     def _server_env(self, run_dir: Path, log_dir: Path) -> dict[str, str]:
-        server_env = {k: v for k, v in os.environ.items() if k not in _OWNED_ENV}
-        server_env.update(DEFAULT_SERVER_ENV)
+        server_env = {
+            name: value
+            for name, value in os.environ.items()
+            if name not in _OWNED_ENV and not name.startswith(_NOT_INHERITED_PREFIXES)
+        }
+        server_env.update(self.model_server.environment())
         server_env.update(self.extra_env)
         server_env.update(
             {
@@ -271,26 +321,22 @@ class LocalEndpoint:
             )
 
     def _write_config(self, run_dir: Path, server_env: Mapping[str, str]) -> Path:
+        """The container's properties, from the toolkit, with this instance's addresses.
+
+        Later keys win in java.util.Properties.load (and in MMS's Python launcher, which reads
+        vmargs from the same file), so the two addresses are appended.
+        """
         assert self.management_port is not None
-        timeout_s = server_env["SAGEMAKER_MODEL_SERVER_TIMEOUT"]
-        workers = server_env["SAGEMAKER_MODEL_SERVER_WORKERS"]
-        settings = {
-            "inference_address": f"http://{self.host}:{self.port}",
-            "management_address": f"http://127.0.0.1:{self.management_port}",
-            "model_store": "/",
-            "load_models": "ALL",
-            "default_service_handler": HANDLER_SERVICE,
-            "decode_input_request": "false",
-            "default_workers_per_model": workers,
-            "default_response_timeout": timeout_s,
-            "unregister_model_timeout": timeout_s,
-            "max_request_size": str(MAX_PAYLOAD_BYTES),
-            "max_response_size": str(MAX_PAYLOAD_BYTES),
-            # As in the container: the JVM sizes its heap from the host, not a cgroup guess.
-            "vmargs": "-XX:-UseContainerSupport",
-        }
+        try:
+            container_properties = toolkit_mms_properties(server_env, cwd=run_dir)
+        except ToolkitConfigError as error:
+            raise LocalEndpointError(str(error)) from error
+        local_addresses = (
+            f"inference_address=http://{self.host}:{self.port}\n"
+            f"management_address=http://127.0.0.1:{self.management_port}\n"
+        )
         config = run_dir / "mms.properties"
-        config.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
+        config.write_text(container_properties.rstrip("\n") + "\n" + local_addresses)
         return config
 
     def _check_model_dir(self) -> None:
@@ -303,22 +349,19 @@ class LocalEndpoint:
 
     def start(self) -> LocalEndpoint:
         """Starts the server and blocks until the model is loaded and /ping answers 200."""
-        if self.running:
-            raise LocalEndpointError(f"start: the endpoint at {self.url} is already running")
+        if self._supervisor is not None:
+            raise LocalEndpointError(f"start: the endpoint at {self.url} is already started")
         self._check_model_dir()
         if not 1 <= self.port <= MAX_PORT:
             raise LocalEndpointError(
                 f"port: {self.port} is not allowed; multi-model-server accepts 1 to {MAX_PORT}"
             )
         if not port_is_free(self.port, host=self.host):
-            raise LocalEndpointError(
-                f"port: {self.port} on {self.host} is already in use by another process; stop "
-                "that process or choose another port (zstc.local_endpoint.find_free_port finds "
-                "a free one)"
-            )
+            raise self._port_in_use(self.host, self.port)
         run_dir = Path(tempfile.mkdtemp(prefix="zstc-endpoint-"))
         if self.log_dir is None:
             self.log_dir = Path(tempfile.mkdtemp(prefix="zstc-endpoint-logs-"))
+            self._owns_log_dir = True
         self.log_dir.mkdir(parents=True, exist_ok=True)
         server_env = self._server_env(run_dir, self.log_dir)
         try:
@@ -328,13 +371,14 @@ class LocalEndpoint:
             config = self._write_config(run_dir, server_env)
         except BaseException:
             shutil.rmtree(run_dir, ignore_errors=True)
+            self._remove_owned_log_dir()
             raise
         self._run_dir = run_dir
         command = [
             str(launcher),
             "--start",
-            # Foreground: the launcher lives as long as the Java front end, so its exit tells us
-            # the server died.
+            # Foreground: the launcher lives as long as the Java front end, so its exit tells the
+            # supervisor that the server died.
             "--foreground",
             "--model-store",
             "/",
@@ -343,28 +387,35 @@ class LocalEndpoint:
             "--mms-config",
             str(config),
         ]
-        with self.server_log.open("wb") as log:
-            # A new session, so stop() can always reach every process of this server (and
-            # only this server) through its process group.
-            self._process = subprocess.Popen(
-                command,
-                cwd=run_dir,
-                env=server_env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        lifeline_read, self._lifeline = os.pipe()
+        try:
+            with self.server_log.open("wb") as log:
+                # A session of its own: a terminal's Ctrl-C or hang-up reaches this process only,
+                # which then stops the server in order.
+                self._supervisor = subprocess.Popen(
+                    [sys.executable, "-I", str(SUPERVISOR), str(lifeline_read), "--", *command],
+                    cwd=run_dir,
+                    env=server_env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(lifeline_read,),
+                    start_new_session=True,
+                )
+        finally:
+            os.close(lifeline_read)
         try:
             self._wait_until_ready()
         except BaseException:
             self.stop()
             raise
+        self._ready = True
         return self
 
-    def _failure(self, reason: str) -> LocalEndpointError:
+    def _port_in_use(self, host: str, port: int) -> LocalEndpointError:
         return LocalEndpointError(
-            f"{reason}. Last lines of the server log ({self.server_log}):\n{_tail(self.server_log)}"
+            f"port: {port} on {host} is already in use by another process; stop that process "
+            "or choose another port (zstc.local_endpoint.find_free_port finds a free one)"
         )
 
     def _ping_status(self) -> int | None:
@@ -376,69 +427,107 @@ class LocalEndpoint:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return None
 
+    def _in_user_terms(self, text: str) -> str:
+        """text with the served (cached) model directory replaced by what the user named."""
+        return text.replace(str(self.model_dir), self.source)
+
+    def _load_failure(self, cause: str) -> LocalEndpointError:
+        return LocalEndpointError(
+            f"the model {self.source} failed to load: {self._in_user_terms(cause)} "
+            f"(full traceback in {self.server_log})"
+        )
+
+    def exit_reason(self) -> str:
+        """One line on why the server is not running, from its log (after it stopped)."""
+        log_text = _read_log(self.server_log)
+        bind_failure = _bind_failure(log_text)
+        if bind_failure is not None:
+            return f"{self._port_in_use(*bind_failure)} (log: {self.server_log})"
+        cause = load_failure_cause(log_text)
+        if cause is not None:
+            return str(self._load_failure(cause))
+        return f"the model server for {self.source} exited; its log is {self.server_log}"
+
     def _wait_until_ready(self) -> None:
-        assert self._process is not None
+        assert self._supervisor is not None
         deadline = time.monotonic() + self.startup_timeout_s
+        traceback_seen_at: float | None = None
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise self._failure(
-                    f"multi-model-server exited with code {self._process.returncode} while "
-                    f"starting the model in {self.model_dir}"
-                )
-            log_text = self.server_log.read_text(encoding="utf-8", errors="replace")
+            exited = self._supervisor.poll() is not None
+            log_text = _read_log(self.server_log)
+            if exited:
+                raise LocalEndpointError(self.exit_reason())
             if _TRACEBACK_MARKER in log_text:
-                # Let the worker finish writing its traceback before quoting it.
-                time.sleep(1.0)
-                log_text = self.server_log.read_text(encoding="utf-8", errors="replace")
+                cause = load_failure_cause(log_text)
+                traceback_seen_at = traceback_seen_at or time.monotonic()
+                if cause is not None or time.monotonic() - traceback_seen_at > _TRACEBACK_SETTLE_S:
+                    raise self._load_failure(cause or "the worker printed an incomplete traceback")
+            if _WORKER_TIMEOUT_MARKER in log_text:
+                timeout = self.model_server.timeout_seconds
                 raise LocalEndpointError(
-                    f"the model in {self.model_dir} failed to load (full log: "
-                    f"{self.server_log}):\n{_worker_traceback(log_text)}"
+                    f"the model {self.source} did not load within the model server's {timeout} s "
+                    "response timeout, which also bounds model loading; the deployed container "
+                    f"would fail the same way (log: {self.server_log})"
                 )
             # /ping answers 200 as soon as the front end is up, before the worker has run
             # model_fn, so readiness also waits for the worker's "loaded" line.
             if _WORKER_LOADED_MARKER in log_text and self._ping_status() == 200:
                 return
             time.sleep(0.25)
-        raise self._failure(
-            f"the model in {self.model_dir} was not ready within {self.startup_timeout_s:g} s "
-            "(startup_timeout_s)"
+        raise LocalEndpointError(
+            f"the model {self.source} was not ready within {self.startup_timeout_s:g} s "
+            f"(startup_timeout_s); its log is {self.server_log}"
         )
 
     # -- stop ------------------------------------------------------------------------------
 
-    def stop(self, *, timeout_s: float = 30.0) -> None:
-        """Stops this instance's server (never another one) and waits until its port is free."""
-        process, run_dir = self._process, self._run_dir
-        if process is None or run_dir is None:
-            return
+    def _remove_owned_log_dir(self) -> None:
+        if self._owns_log_dir and self.log_dir is not None:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
+            self.log_dir = None
+            self._owns_log_dir = False
+
+    def _end_supervisor(self, supervisor: subprocess.Popen[bytes], timeout_s: float) -> None:
+        """Closes the lifeline (the supervisor then ends the server) and waits for it."""
+        if self._lifeline is not None:
+            os.close(self._lifeline)
+            self._lifeline = None
         try:
-            if process.poll() is None:
-                server_processes = _process_tree(process.pid)
-                # multi-model-server --stop reads the pid file from TMPDIR: ours, so it stops
-                # exactly this server's Java front end and its Python workers.
-                launcher = self._mms_launcher(os.environ)
-                subprocess.run(
-                    [str(launcher), "--stop"],
-                    env=self._server_env(run_dir, self.log_dir or run_dir),
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    timeout=timeout_s,
-                    check=False,
-                )
-                # Anything left in the session started for this server goes too. The launcher
-                # leads that session and is not reaped yet, so the group id still names ours.
+            supervisor.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            # Should never happen; end the server's process group (led by the launcher, the
+            # supervisor's only child) without it.
+            for child in psutil.Process(supervisor.pid).children():
                 with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=timeout_s)
-                _wait_until_dead(server_processes, timeout_s=timeout_s)
-            process.wait(timeout=timeout_s)
-            for port, host in ((self.port, self.host), (self.management_port, "127.0.0.1")):
-                if port is not None:
-                    _wait_for_port_release(port, host=host, timeout_s=timeout_s)
+                    os.killpg(child.pid, signal.SIGKILL)
+            supervisor.kill()
+            supervisor.wait(timeout=timeout_s)
+
+    def stop(self, *, timeout_s: float = 30.0) -> None:
+        """Stops this instance's server (never another one) and waits until its ports are free.
+
+        The temporary log directory goes too, unless the server had failed or died: then the
+        log is kept for the user, and the error they saw names it.
+        """
+        supervisor, run_dir = self._supervisor, self._run_dir
+        if supervisor is None or run_dir is None:
+            return
+        clean_run = self._ready and supervisor.poll() is None
+        try:
+            self._end_supervisor(supervisor, timeout_s)
+            if self._ready:
+                # Only a server that became ready had bound the ports. A loser of a race for a
+                # port must not wait for the winner to let go of it.
+                for port, host in ((self.port, self.host), (self.management_port, "127.0.0.1")):
+                    if port is not None:
+                        _wait_for_port_release(port, host=host, timeout_s=timeout_s)
         finally:
-            self._process = None
+            self._supervisor = None
             self._run_dir = None
+            self._ready = False
             shutil.rmtree(run_dir, ignore_errors=True)
+            if clean_run:
+                self._remove_owned_log_dir()
 
     # -- use -------------------------------------------------------------------------------
 

@@ -34,7 +34,8 @@ class TransformSettings:
     max_concurrent_transforms: int
     batch_strategy: str
     # A MultiRecord request carries up to max_payload_mb of lines, which a large model needs
-    # minutes for; the stack sets this to the model server's own timeout.
+    # minutes for. The stack sets this to the model server's own timeout (the batch model's
+    # SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS), so the job and the server give up together.
     invocations_timeout_seconds: int
     output_kms_key_id: str
     # None where the instance type has hardware-encrypted NVMe storage and SageMaker rejects it.

@@ -9,6 +9,9 @@ from transform_request import TransformSettings
 from trigger import TriggerSettings
 
 BATCH_STRATEGIES = ("MultiRecord", "SingleRecord")
+# CreateTransformJob's ModelClientConfig.InvocationsTimeoutInSeconds allows 1 to 3600
+# (botocore/data/sagemaker/2017-07-24/service-2.json, shape InvocationsTimeoutInSeconds).
+MAX_INVOCATIONS_TIMEOUT_SECONDS = 3600
 
 
 class SettingsError(ValueError):
@@ -27,6 +30,17 @@ def _count(environ: Mapping[str, str], name: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise SettingsError(f"{name}: {value!r} is not allowed; expected a whole number >= 1")
     return int(value)
+
+
+def _invocations_timeout(environ: Mapping[str, str]) -> int:
+    name = "INVOCATIONS_TIMEOUT_SECONDS"
+    seconds = _count(environ, name)
+    if seconds > MAX_INVOCATIONS_TIMEOUT_SECONDS:
+        raise SettingsError(
+            f"{name}: {seconds} is not allowed; the transform job API accepts 1 to "
+            f"{MAX_INVOCATIONS_TIMEOUT_SECONDS} seconds"
+        )
+    return seconds
 
 
 def _prefix(environ: Mapping[str, str], name: str) -> str:
@@ -66,7 +80,7 @@ def load_settings(environ: Mapping[str, str]) -> TriggerSettings:
             max_payload_mb=_count(environ, "MAX_PAYLOAD_MB"),
             max_concurrent_transforms=_count(environ, "MAX_CONCURRENT_TRANSFORMS"),
             batch_strategy=strategy,
-            invocations_timeout_seconds=_count(environ, "INVOCATIONS_TIMEOUT_SECONDS"),
+            invocations_timeout_seconds=_invocations_timeout(environ),
             output_kms_key_id=kms_key_arn,
             volume_kms_key_id=kms_key_arn if encrypt_volume == "true" else None,
         ),

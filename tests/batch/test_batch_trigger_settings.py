@@ -27,6 +27,13 @@ def test_the_stack_environment_becomes_the_settings() -> None:
         ("BATCH_STRATEGY", "Lines", "BATCH_STRATEGY: 'Lines' is not allowed"),
         ("INPUT_PREFIX", "input", "INPUT_PREFIX: 'input' is not allowed"),
         ("VOLUME_KMS_KEY_ENABLED", "yes", "VOLUME_KMS_KEY_ENABLED: 'yes' is not allowed"),
+        # CreateTransformJob refuses more (botocore's sagemaker model: InvocationsTimeoutInSeconds
+        # max 3600); the trigger says so before it starts jobs that would all be refused.
+        (
+            "INVOCATIONS_TIMEOUT_SECONDS",
+            "3601",
+            "INVOCATIONS_TIMEOUT_SECONDS: 3601 is not allowed; .* 1 to 3600",
+        ),
     ],
 )
 def test_a_bad_setting_names_the_variable_and_the_value(

@@ -82,6 +82,26 @@ def test_each_upload_of_the_same_file_names_a_new_job(
     assert first != second and first.startswith(JOB_NAME_PREFIX)
 
 
+def test_with_versioning_suspended_no_wrong_job_name_is_printed(
+    deployed: DeployedZstc, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With versioning suspended every upload's version is "null", so the trigger names the job
+    after the S3 event's sequencer (lambda/transform_trigger/job_names.py, upload_identity),
+    which no PutObject response carries: a name from the ETag would be another job's, or none."""
+    deployed.s3.put_bucket_versioning(
+        Bucket=deployed.bucket, VersioningConfiguration={"Status": "Suspended"}
+    )
+    source = _write(tmp_path / "suspended.jsonl", _records(2))
+
+    assert main(["batch", "submit", str(source), *deployed.cli_args()]) == 0
+
+    out = capsys.readouterr().out
+    assert "transform job: named by the trigger" in out
+    assert f"transform job: {JOB_NAME_PREFIX}" not in out
+    assert main(["batch", "submit", str(source), "--wait", *deployed.cli_args()]) != 0
+    assert "cannot wait" in capsys.readouterr().err
+
+
 def test_bad_lines_are_refused_by_line_number_and_nothing_is_uploaded(
     deployed: DeployedZstc, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

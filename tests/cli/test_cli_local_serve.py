@@ -1,5 +1,9 @@
 """`zstc local serve` in a real subprocess: it answers /ping and /invocations, and Ctrl-C stops it.
 
+A closed terminal (SIGHUP) stops it as cleanly, and when zstc itself dies (SIGKILL), its server
+(MMS launcher, Java front end, Python worker) goes too. Server processes are found by their own
+environment (LOG_LOCATION is the --log-dir), not by zstc's bookkeeping.
+
 Also the --model forms it accepts, including a hub id exercised up to the network boundary.
 """
 
@@ -16,6 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from zstc.cli_errors import CliError
@@ -47,6 +52,89 @@ def _ping(url: str) -> int | None:
             return int(response.status)
     except (urllib.error.URLError, ConnectionError):
         return None
+
+
+def _server_processes(log_dir: Path) -> list[psutil.Process]:
+    """Every live process (zombies are dead) whose environment names this server's log dir."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if process.environ().get("LOG_LOCATION") == str(log_dir):
+                found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
+def _wait_until_no_server(log_dir: Path, *, timeout_s: float) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout_s
+    while (left := _server_processes(log_dir)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+def _start_serve(model_dir: Path, tmp_path: Path) -> tuple[subprocess.Popen[str], str, Path]:
+    port = find_free_port()
+    log_dir = tmp_path / "logs"
+    process = subprocess.Popen(
+        [
+            str(ZSTC),
+            "local",
+            "serve",
+            "--model",
+            str(model_dir),
+            "--port",
+            str(port),
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--log-dir",
+            str(log_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _read_line_until(process, "serving at", timeout_s=150)
+    url = f"http://127.0.0.1:{port}"
+    assert _ping(url) == 200
+    assert len(_server_processes(log_dir)) >= 4, "supervisor, launcher, Java, worker"
+    return process, url, log_dir
+
+
+def test_serve_stops_cleanly_when_its_terminal_hangs_up(
+    tiny_nli_model_dir: Path, tmp_path: Path
+) -> None:
+    process, url, log_dir = _start_serve(tiny_nli_model_dir, tmp_path)
+    try:
+        process.send_signal(signal.SIGHUP)
+        assert process.wait(timeout=60) == 0
+        assert process.stderr is not None and "stopped" in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        left = _server_processes(log_dir)
+        for leftover in left:
+            leftover.kill()
+    # stop() returned only once everything had gone and the port was free.
+    assert left == [], [p.cmdline()[:2] for p in left]
+    assert _ping(url) is None
+
+
+def test_the_server_goes_when_zstc_is_killed(tiny_nli_model_dir: Path, tmp_path: Path) -> None:
+    process, url, log_dir = _start_serve(tiny_nli_model_dir, tmp_path)
+    try:
+        # No handler runs on SIGKILL; the supervisor sees its lifeline close.
+        process.kill()
+        process.wait(timeout=30)
+        left = _wait_until_no_server(log_dir, timeout_s=30)
+        assert left == [], [p.cmdline()[:2] for p in left]
+        assert _ping(url) is None
+    finally:
+        for leftover in _server_processes(log_dir):
+            leftover.kill()
 
 
 def test_serve_answers_until_ctrl_c_then_stops(tiny_nli_model_dir: Path, tmp_path: Path) -> None:
@@ -89,7 +177,7 @@ def test_serve_answers_until_ctrl_c_then_stops(tiny_nli_model_dir: Path, tmp_pat
             process.wait()
     assert _ping(url) is None
     # The prepared model dir is the unpacked model.tar.gz layout: weights at the root + code/.
-    prepared = next((tmp_path / "work").iterdir())
+    prepared = next(path for path in (tmp_path / "work").iterdir() if path.is_dir())
     assert (prepared / "config.json").is_file()
     assert (prepared / "code" / "inference.py").is_file()
 

@@ -130,7 +130,8 @@ def test_hub_model_gets_model_id_and_network_and_one_worker_per_gpu(
                         "ZSTC_MODEL_REVISION": "main",
                         "ZSTC_MAX_CANDIDATE_LABELS": "50",
                         "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
-                        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "600",
+                        "SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS": "60",
+                        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "1",
                     }
                 }
             ),
@@ -168,7 +169,8 @@ def test_vpc_model_is_isolated_offline_and_attached_to_the_subnets(
                         "HF_HUB_OFFLINE": "1",
                         "ZSTC_MAX_CANDIDATE_LABELS": "50",
                         "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
-                        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "600",
+                        "SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS": "60",
+                        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "1",
                     }
                 }
             ),

@@ -10,6 +10,7 @@ from stacks.config import ConfigError, load_config
 from stacks.container_image import processor_for
 from stacks.instance_storage import supports_volume_kms_key
 from stacks.serving_model import container_environment
+from zstc.model_server_settings import REAL_TIME_MODEL_SERVER
 
 
 @pytest.mark.parametrize(
@@ -80,20 +81,22 @@ def test_malformed_instance_type_names_the_value() -> None:
 
 def test_container_environment_for_hub_weights() -> None:
     config = load_config({"model_id": "MoritzLaurer/deberta-v3-base-zeroshot-v2.0"})
-    assert container_environment(config=config) == {
+    assert container_environment(config=config, model_server=REAL_TIME_MODEL_SERVER) == {
         "ZSTC_MODEL_ID": "MoritzLaurer/deberta-v3-base-zeroshot-v2.0",
         "ZSTC_MODEL_REVISION": "main",
         "ZSTC_MAX_CANDIDATE_LABELS": "50",
-        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "600",
+        "SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS": "60",
+        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "1",
         "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
     }
 
 
 def test_container_environment_for_packaged_weights() -> None:
     config = load_config({"model_weights": "package", "max_candidate_labels": 20})
-    assert container_environment(config=config) == {
+    assert container_environment(config=config, model_server=REAL_TIME_MODEL_SERVER) == {
         "HF_HUB_OFFLINE": "1",
         "ZSTC_MAX_CANDIDATE_LABELS": "20",
-        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "600",
+        "SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS": "60",
+        "SAGEMAKER_MODEL_SERVER_TIMEOUT": "1",
         "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
     }

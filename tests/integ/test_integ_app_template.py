@@ -49,7 +49,8 @@ def _alarm_exports(synthesized: SynthesizedIntegApp) -> list[str]:
     return [
         _export_of(template, {"Ref": logical_id})
         for template in _zstc_templates(synthesized)
-        for logical_id, alarm in _resources(template, "AWS::CloudWatch::Alarm").items()
+        for alarm_type in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm")
+        for logical_id, alarm in _resources(template, alarm_type).items()
         if alarm["Properties"].get("AlarmActions")
     ]
 

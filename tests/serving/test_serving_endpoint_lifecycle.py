@@ -18,6 +18,7 @@ from zstc.local_endpoint import (
     LocalEndpoint,
     LocalEndpointError,
     find_free_port,
+    load_failure_cause,
     port_is_free,
 )
 from zstc.model_artifact import prepare_model_dir
@@ -107,7 +108,7 @@ def test_a_dir_without_inference_code_is_refused(tiny_nli_model_dir: Path) -> No
         LocalEndpoint(tiny_nli_model_dir, port=find_free_port()).start()
 
 
-def test_servers_are_isolated_a_failed_load_is_explained_and_stop_frees_the_port(
+def test_servers_are_isolated_a_failed_load_is_one_line_and_stop_frees_the_port(
     model_dir: Path,
     make_tiny_nli_model: object,
     tmp_path: Path,
@@ -120,17 +121,24 @@ def test_servers_are_isolated_a_failed_load_is_explained_and_stop_frees_the_port
     good = LocalEndpoint(model_dir, port=find_free_port(), log_dir=tmp_path / "good-logs")
     with good:
         assert good.running and _ping(good.url) == 200
-        server_processes = psutil.Process(good._process.pid).children(recursive=True)  # type: ignore[union-attr]
-        assert server_processes, "the Java front end and its Python worker run under the launcher"
+        assert good._supervisor is not None
+        server_processes = psutil.Process(good._supervisor.pid).children(recursive=True)
+        assert len(server_processes) >= 3, "launcher, Java front end and Python worker"
 
         # A second server at the same time: MMS's one-server-per-machine pid file would refuse
-        # it without the per-instance temp directory.
-        broken = LocalEndpoint(broken_dir, port=find_free_port(), log_dir=tmp_path / "bad-logs")
+        # it without the per-instance temp directory. No log_dir: a temporary one.
+        broken = LocalEndpoint(broken_dir, port=find_free_port(), source="./my-nli-model")
         with pytest.raises(LocalEndpointError) as raised:
             broken.start()
         message = str(raised.value)
-        assert "failed to load" in message
+        # One line: the model's own error, named by the user's path, and where the log is.
+        assert "\n" not in message
+        assert message.startswith("the model ./my-nli-model failed to load: ModelLoadError: ")
         assert "no entailment label" in message, "the model's own error is quoted"
+        assert str(broken_dir) not in message, "the served copy's path is not the user's"
+        assert broken.log_dir is not None and str(broken.server_log) in message
+        # The failed start keeps its log, with the whole traceback.
+        assert "Traceback (most recent call last)" in broken.server_log.read_text()
         assert port_is_free(broken.port)
 
         # Stopping the failed server stopped nothing of the running one.
@@ -143,7 +151,33 @@ def test_servers_are_isolated_a_failed_load_is_explained_and_stop_frees_the_port
     assert port_is_free(good.port)
     assert good.management_port is not None and port_is_free(good.management_port)
     assert all(_is_dead(process) for process in server_processes)
-    assert (tmp_path / "good-logs" / "server.log").is_file(), "logs outlive the server"
+    assert (tmp_path / "good-logs" / "server.log").is_file(), "a log_dir given is kept"
+
+
+def test_load_failure_cause_is_the_last_exception_line_without_its_module() -> None:
+    # How MMS 1.1.11 logs each line its worker prints.
+    prefix = (
+        "2026-01-01T00:00:00,000 [INFO ] W-9000-model-stdout "
+        "com.amazonaws.ml.mms.wlm.WorkerLifeCycle - "
+    )
+    worker_output = [
+        "Traceback (most recent call last):",
+        '  File "/x/code/inference.py", line 3, in model_fn',
+        "    raise OSError('inner')",
+        "OSError: inner",
+        "",
+        "The above exception was the direct cause of the following exception:",
+        "",
+        "Traceback (most recent call last):",
+        '  File "/x/code/model_loading.py", line 9, in load',
+        "    raise ModelLoadError(msg) from error",
+        "nli_classifier.ModelLoadError: cannot read /x/config.json: not JSON",
+        "Model model loaded io_fd=abc",
+    ]
+    log_text = "\n".join(prefix + line for line in worker_output)
+
+    assert load_failure_cause(log_text) == "ModelLoadError: cannot read /x/config.json: not JSON"
+    assert load_failure_cause("\n".join(prefix + line for line in worker_output[:3])) is None
 
 
 def test_server_environment_is_isolated_and_passes_zstc_settings_through(

@@ -55,7 +55,7 @@ def serve(
     log_dir: Path | None,
 ) -> int:
     """Serve a model on localhost with the container's model server (GET /ping, POST
-    /invocations) until Ctrl-C.
+    /invocations) until Ctrl-C, SIGTERM or a closed terminal.
 
     Prepared model directories are cached under the user cache directory
     (platformdirs: ~/.cache/zstc/local-models on Linux), keyed on the model's content.
@@ -66,7 +66,9 @@ def serve(
     started = time.monotonic()
     resolved = resolve_model(model=model, revision=revision, work_dir=work_dir)
     info(f"model: {resolved.description}\nmodel dir: {resolved.model_dir}")
-    endpoint = LocalEndpoint(resolved.model_dir, port=port, log_dir=log_dir)
+    endpoint = LocalEndpoint(
+        resolved.model_dir, port=port, log_dir=log_dir, source=resolved.description
+    )
     try:
         endpoint.start()
     except LocalEndpointError as error:
@@ -77,7 +79,8 @@ def serve(
             f"serving at {endpoint.url} (GET /ping, POST /invocations); "
             f"ready in {time.monotonic() - started:.1f}s; Ctrl-C to stop"
         )
-        wait_for_stop(still_running=lambda: endpoint.running)
+        # Ctrl-C, SIGTERM and a closed terminal (SIGHUP) all stop the server in order.
+        wait_for_stop(still_running=lambda: endpoint.running, exit_reason=endpoint.exit_reason)
     finally:
         endpoint.stop()
         info("stopped")
@@ -149,7 +152,13 @@ def batch(
         resolved = resolve_model(model=model, revision=revision, work_dir=work_dir)
         info(f"starting a local endpoint on {resolved.description} ...")
         try:
-            with LocalEndpoint(resolved.model_dir, port=port or find_free_port()) as endpoint:
+            # The batch model's timeout and request size limit, as in a transform job.
+            with LocalEndpoint.for_batch(
+                resolved.model_dir,
+                port=port or find_free_port(),
+                max_payload_mb=max_payload_mb,
+                source=resolved.description,
+            ) as endpoint:
                 info(f"local endpoint ready at {endpoint.url}")
                 summary = run_local_batch(
                     input_path=file,
