@@ -177,7 +177,7 @@ def test_serve_answers_until_ctrl_c_then_stops(tiny_nli_model_dir: Path, tmp_pat
             process.wait()
     assert _ping(url) is None
     # The prepared model dir is the unpacked model.tar.gz layout: weights at the root + code/.
-    prepared = next((tmp_path / "work").iterdir())
+    prepared = next(path for path in (tmp_path / "work").iterdir() if path.is_dir())
     assert (prepared / "config.json").is_file()
     assert (prepared / "code" / "inference.py").is_file()
 
