@@ -402,6 +402,12 @@ class LocalEndpoint:
                     pass_fds=(lifeline_read,),
                     start_new_session=True,
                 )
+        except BaseException:
+            os.close(self._lifeline)
+            self._lifeline = None
+            self._run_dir = None
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
         finally:
             os.close(lifeline_read)
         try:

@@ -10,10 +10,12 @@ Also the --model forms it accepts, including a hub id exercised up to the networ
 from __future__ import annotations
 
 import json
+import os
 import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -24,7 +26,7 @@ import psutil
 import pytest
 
 from zstc.cli_errors import CliError
-from zstc.local_commands import resolve_model
+from zstc.local_commands import resolve_model, wait_for_stop
 from zstc.local_endpoint import find_free_port
 
 ZSTC = Path(sys.executable).parent / "zstc"
@@ -101,6 +103,22 @@ def _start_serve(model_dir: Path, tmp_path: Path) -> tuple[subprocess.Popen[str]
     assert _ping(url) == 200
     assert len(_server_processes(log_dir)) >= 4, "supervisor, launcher, Java, worker"
     return process, url, log_dir
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGHUP, signal.SIGTERM, signal.SIGINT])
+def test_wait_for_stop_returns_on_each_stop_signal_and_restores_handlers(
+    stop_signal: signal.Signals,
+) -> None:
+    before = signal.getsignal(stop_signal)
+    threading.Timer(0.2, os.kill, args=(os.getpid(), stop_signal)).start()
+
+    assert wait_for_stop(still_running=lambda: True) == stop_signal
+    assert signal.getsignal(stop_signal) == before
+
+
+def test_wait_for_stop_says_why_the_server_is_gone() -> None:
+    with pytest.raises(CliError, match="stopped unexpectedly: port: 8080 is in use"):
+        wait_for_stop(still_running=lambda: False, exit_reason=lambda: "port: 8080 is in use")
 
 
 def test_serve_stops_cleanly_when_its_terminal_hangs_up(

@@ -196,3 +196,46 @@ def test_cli_eval_endpoint_uses_the_named_endpoint(
     stubber.assert_no_pending_responses()
     assert f"classified by endpoint {ENDPOINT}" in out
     assert "accuracy" in out and "Confusion matrix" in out
+
+
+def test_cli_eval_endpoint_finds_the_endpoint_name_in_the_stack_outputs(
+    in_process: tuple[EvaluationReport, RecordingClassifier],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """CloudFormation is moto's (a real stack with the EndpointName output); InvokeEndpoint is
+    stubbed, since moto answers every invocation with fixed text (DESIGN.md, moto 5)."""
+    from moto import mock_aws
+
+    from zstc.cli_context import Settings
+
+    for variable, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }.items():
+        monkeypatch.setenv(variable, value)
+    _, recorder = in_process
+    runtime, stubber = _stubbed_runtime(recorder.exchanges[: len(recorder.exchanges) // 2])
+    real_client = Settings.client
+
+    def client(settings: Settings, service: str) -> object:
+        return runtime if service == "sagemaker-runtime" else real_client(settings, service)
+
+    monkeypatch.setattr(Settings, "client", client)
+    with mock_aws():
+        boto3.client("cloudformation", region_name="eu-west-1").create_stack(
+            StackName="EvalTest-Endpoint",
+            TemplateBody=json.dumps(
+                {
+                    "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+                    "Outputs": {"EndpointName": {"Value": ENDPOINT}},
+                }
+            ),
+        )
+        code = main(
+            ["eval", "--endpoint", "--stack-prefix", "EvalTest", "--template", TEMPLATES[0]]
+        )
+    assert code == 0, capsys.readouterr().err
+    stubber.assert_no_pending_responses()
+    assert f"classified by endpoint {ENDPOINT}" in capsys.readouterr().out

@@ -75,10 +75,16 @@ def serve(
         raise CliError(str(error)) from error
     try:
         info(f"server log: {endpoint.server_log}")
-        click.echo(
-            f"serving at {endpoint.url} (GET /ping, POST /invocations); "
-            f"ready in {time.monotonic() - started:.1f}s; Ctrl-C to stop"
-        )
+        ready_s = time.monotonic() - started
+        if settings().json_output:
+            # One line a script can read to learn where the server listens.
+            document = {"url": endpoint.url, "model_dir": str(resolved.model_dir)}
+            click.echo(json.dumps({**document, "ready_s": round(ready_s, 1)}))
+        else:
+            click.echo(
+                f"serving at {endpoint.url} (GET /ping, POST /invocations); "
+                f"ready in {ready_s:.1f}s; Ctrl-C to stop"
+            )
         # Ctrl-C, SIGTERM and a closed terminal (SIGHUP) all stop the server in order.
         wait_for_stop(still_running=lambda: endpoint.running, exit_reason=endpoint.exit_reason)
     finally:
