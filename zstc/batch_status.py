@@ -137,7 +137,8 @@ def recent_jobs(*, sagemaker: Any, name_contains: str, max_results: int = 10) ->
                 output_uri="",
             )
         )
-    return jobs
+    # Newest first even where a listing's order is not guaranteed (equal times keep the order).
+    return sorted(jobs, key=lambda job: job.created, reverse=True)
 
 
 def render_job_list(jobs: list[JobStatus], *, now: dt.datetime, console: Any) -> None:

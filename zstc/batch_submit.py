@@ -37,12 +37,19 @@ MAX_PARTS = 10_000
 BYTES_PER_MB = 1024 * 1024
 
 
-def trigger_job_name(*, prefix: str, bucket: str, key: str, version: str) -> str:
+def trigger_job_name(*, prefix: str, bucket: str, key: str, version_id: str | None) -> str | None:
+    """The job the trigger starts for this upload, or None where only the trigger can know it.
+
+    The trigger names a job after the upload's VersionId, or after the S3 event's sequencer
+    where the version is "null" (versioning suspended); a PutObject response has no sequencer.
+    """
     from zstc.bundled_code import job_names
 
-    name: str = job_names().transform_job_name(
-        prefix=prefix, bucket=bucket, key=key, version=version
-    )
+    naming = job_names()
+    identity = naming.upload_identity(version_id=version_id, sequencer=None)
+    if identity is None:
+        return None
+    name: str = naming.transform_job_name(prefix=prefix, bucket=bucket, key=key, version=identity)
     return name
 
 
@@ -103,12 +110,10 @@ def jsonl_body(lines: Sequence[str]) -> bytes:
     return "".join(line + "\n" for line in lines).encode("utf-8")
 
 
-def _version_of(response: dict[str, Any]) -> str:
-    """What the trigger sees as the version: the VersionId, or the ETag when unversioned."""
+def _version_of(response: dict[str, Any]) -> str | None:
+    """The VersionId S3 gave the upload; None or "null" where versioning is not enabled."""
     version = response.get("VersionId")
-    if version and version != "null":
-        return str(version)
-    return str(response.get("ETag", "")).strip('"')
+    return str(version) if version else None
 
 
 UPLOAD_TOKEN_METADATA = "zstc-upload-token"
@@ -148,8 +153,8 @@ def put_encrypted(
     body: bytes,
     kms_key_arn: str,
     on_bytes: ProgressCallback | None = None,
-) -> str:
-    """Uploads with SSE-KMS under the stack's key; returns the version the trigger will see."""
+) -> str | None:
+    """Uploads with SSE-KMS under the stack's key; returns the VersionId S3 gave it."""
     token = uuid.uuid4().hex
     try:
         s3.upload_fileobj(
@@ -172,7 +177,9 @@ def put_encrypted(
 
 @dataclass(frozen=True, kw_only=True)
 class Submission:
-    job_name: str
+    # None where the bucket's versioning is suspended: the trigger names the job after the S3
+    # event's sequencer, which only it sees.
+    job_name: str | None
     bucket: str
     # The data the job reads: one input/ key, or the datasets/<name>/ prefix.
     input_uri: str
@@ -214,7 +221,9 @@ def submit_file(
         on_bytes=on_bytes,
     )
     return Submission(
-        job_name=trigger_job_name(prefix=job_name_prefix, bucket=bucket, key=key, version=version),
+        job_name=trigger_job_name(
+            prefix=job_name_prefix, bucket=bucket, key=key, version_id=version
+        ),
         bucket=bucket,
         input_uri=f"s3://{bucket}/{key}",
         uploaded_keys=[key],
@@ -275,7 +284,7 @@ def submit_dataset(
     version = put_encrypted(s3=s3, bucket=bucket, key=marker_key, body=b"", kms_key_arn=kms_key_arn)
     return Submission(
         job_name=trigger_job_name(
-            prefix=job_name_prefix, bucket=bucket, key=marker_key, version=version
+            prefix=job_name_prefix, bucket=bucket, key=marker_key, version_id=version
         ),
         bucket=bucket,
         input_uri=f"s3://{bucket}/{prefix}",

@@ -64,6 +64,17 @@ def _load(name: str, file_name: str) -> ModuleType:
     return module
 
 
+def inference_module(name: str) -> ModuleType:
+    """A module of the inference code, imported as the container imports it: its folder on
+    sys.path and its siblings as top-level modules (they import each other that way)."""
+    import importlib
+
+    folder = str(inference_code_dir())
+    if folder not in sys.path:
+        sys.path.append(folder)
+    return importlib.import_module(name)
+
+
 def job_names() -> ModuleType:
     """lambda/transform_trigger/job_names.py: the trigger's own transform job naming."""
     return _load("transform_trigger", "job_names.py")

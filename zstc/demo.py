@@ -6,7 +6,11 @@
 3. starts the local endpoint (the container's real model server);
 4. classifies the bundled New Year's resolutions, one text at a time and as a JSON Lines batch
    with batch-transform semantics;
-5. prints the results and where the files are, and stops the server (also on Ctrl-C or errors).
+5. evaluates the model on the labelled sample through the same endpoint (`zstc eval`): the
+   accuracy, predicted against expected for each text with the misses marked, and a comparison
+   of three hypothesis templates, with a PNG and HTML report;
+6. stops the server (also on Ctrl-C or errors), and prints where the files are and what to try
+   next.
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from zstc.cli_errors import CliError
+from zstc.evaluation.eval_command import EvaluationReport
+from zstc.evaluation.labelled_sample import BUNDLED_SAMPLE as LABELLED_SAMPLE
+from zstc.evaluation.metrics import SingleLabelMetrics
+from zstc.evaluation.report_files import ReportFiles
 from zstc.reference_categories import REFERENCE_CATEGORIES
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -33,6 +41,30 @@ DEFAULT_OUTPUT_DIR = REPO_ROOT / "demo-output"
 CDK_CLI = REPO_ROOT / "node_modules" / ".bin" / "cdk"
 CATEGORIES = REFERENCE_CATEGORIES
 SYNTH_TIMEOUT_S = 600.0
+# Tables printed in the one-at-a-time step; every text is still classified and saved.
+SHOWN_ONE_AT_A_TIME = 3
+# The templates the demo compares; the first is the server's default.
+DEMO_TEMPLATES = (
+    "This example is {}.",
+    "This text is about {}.",
+    "The goal of this New Year's resolution is {}.",
+)
+NEXT_COMMANDS = (
+    ("zstc eval", "the labelled sample, in-process, with the bundled model"),
+    (
+        "zstc eval MY.jsonl --template 'This text is about {}.' --template 'Topic: {}.' "
+        "--report eval-report",
+        "your own labelled texts; compare templates",
+    ),
+    ("zstc eval MY.jsonl --wording plain.json", "compare label wordings"),
+    ("zstc eval MY.jsonl --model DIR --model DIR2", "compare models"),
+    ("zstc local serve", "serve the model locally; then `zstc eval --local URL`"),
+    ("make deploy && zstc eval --endpoint", "the same measurement on the deployed endpoint"),
+    (
+        "zstc batch results JOB -o out.jsonl && zstc eval MY.jsonl --results out.jsonl",
+        "score a finished batch job, no model needed",
+    ),
+)
 
 
 def _say(message: str) -> None:
@@ -168,9 +200,14 @@ def lay_out_model(*, model: str | None, revision: str | None, models_dir: Path) 
 
 
 def classify_one_by_one(
-    *, url: str, records: Sequence[dict[str, Any]], labels: Sequence[str], top: int
+    *,
+    url: str,
+    records: Sequence[dict[str, Any]],
+    labels: Sequence[str],
+    top: int,
+    shown: int = SHOWN_ONE_AT_A_TIME,
 ) -> list[dict[str, Any]]:
-    """One real-time request per text, each printed as a table; returns the responses."""
+    """One real-time request per text, the first `shown` printed as tables; returns them all."""
     from zstc.endpoint_client import build_request, classify
     from zstc.result_table import format_table
 
@@ -181,9 +218,13 @@ def classify_one_by_one(
         )
         response = classify(request=request, local_url=url)
         responses.append({"id": record.get("id"), **response})
-        shown = {**response, "labels": response["labels"][:top], "scores": response["scores"][:top]}
+        if len(responses) > shown:
+            continue
+        best = {**response, "labels": response["labels"][:top], "scores": response["scores"][:top]}
         _say(f"\n[{record.get('id')}] {record['inputs']}")
-        _say("    " + format_table(shown, bar_width=20).replace("\n", "\n    "))
+        _say("    " + format_table(best, bar_width=20).replace("\n", "\n    "))
+    if len(responses) > shown:
+        _say(f"\n    ... and {len(responses) - shown} more, all saved (see Files below)")
     return responses
 
 
@@ -213,6 +254,50 @@ def top_labels_agree(*, single: Sequence[dict[str, Any]], batch_output: Path) ->
     return same, len(single)
 
 
+# -- 5. evaluate ------------------------------------------------------------------------------
+
+
+def evaluate_on_labelled_sample(
+    *, url: str, sample: Path, report_dir: Path
+) -> tuple[EvaluationReport, ReportFiles]:
+    """`zstc eval --local URL` over the labelled sample with the demo's templates; prints the
+    default template's accuracy and every text, then the comparison, and writes the report."""
+    from rich.console import Console
+
+    from zstc.evaluation.classifiers import LocalEndpointClassifier
+    from zstc.evaluation.eval_command import Target, evaluate
+    from zstc.evaluation.labelled_sample import read_labelled_sample
+    from zstc.evaluation.report_files import write_report
+    from zstc.evaluation.terminal_report import comparison_table, per_text_table
+    from zstc.evaluation.wordings import as_written
+
+    labelled = read_labelled_sample(sample)
+    evaluation = evaluate(
+        labelled,
+        targets=[
+            Target(description=f"local endpoint {url}", open=lambda: LocalEndpointClassifier(url))
+        ],
+        templates=DEMO_TEMPLATES,
+        wordings=[as_written(labelled.labels)],
+    )
+    default = evaluation.results[0]
+    metrics = default.metrics
+    assert isinstance(metrics, SingleLabelMetrics)  # the bundled sample is single-label
+    right = round(metrics.accuracy * metrics.examples)
+    console = Console()
+    _say(
+        f"    accuracy with the default template {DEMO_TEMPLATES[0]!r}: {metrics.accuracy:.3f} "
+        f"({right} of {metrics.examples} right; chance is 1 in {len(labelled.labels)}), "
+        f"macro-F1 {metrics.macro_f1:.3f}"
+    )
+    console.print(per_text_table(evaluation, default))
+    console.print(comparison_table(evaluation))
+    _say(f"    {evaluation.comparison.verdict()}")
+    report = write_report(evaluation, report_dir)
+    _say(f"    report: {report.html}")
+    return evaluation, report
+
+
 # -- the demo ---------------------------------------------------------------------------------
 
 
@@ -225,6 +310,8 @@ class DemoResult:
     batch_output: Path
     agreeing_top_labels: int
     texts: int
+    evaluation: EvaluationReport
+    report: ReportFiles
     failed_steps: list[str]
 
 
@@ -237,6 +324,7 @@ def run_demo(
     synth: bool = True,
     top: int = 3,
     sample: Path = SAMPLE_FILE,
+    labelled_sample: Path = LABELLED_SAMPLE,
 ) -> DemoResult:
     from zstc.local_batch import run_local_batch
     from zstc.local_endpoint import LocalEndpoint, LocalEndpointError, find_free_port
@@ -248,7 +336,7 @@ def run_demo(
     output_dir.mkdir(parents=True, exist_ok=True)
     if synth:
         try:
-            with step("1/5 synthesizing the CDK stacks (real app, no AWS credentials)"):
+            with step("1/6 synthesizing the CDK stacks (real app, no AWS credentials)"):
                 stacks = synthesize(cdk_out=output_dir / "cdk.out")
                 for stack in stacks:
                     _say(f"    {stack.name:<20} {stack.template}")
@@ -258,9 +346,9 @@ def run_demo(
             _say(f"    synth failed: {error}")
             failed.append("synth")
     else:
-        _say("\n==> 1/5 synthesizing the CDK stacks: skipped (--skip-synth)")
+        _say("\n==> 1/6 synthesizing the CDK stacks: skipped (--skip-synth)")
 
-    with step("2/5 laying out the model like an unpacked model.tar.gz"):
+    with step("2/6 laying out the model like an unpacked model.tar.gz"):
         model_dir, description = lay_out_model(
             model=model, revision=revision, models_dir=output_dir / "model"
         )
@@ -268,7 +356,7 @@ def run_demo(
 
     records = load_sample(sample)
     endpoint = LocalEndpoint(model_dir, port=port or find_free_port(), log_dir=output_dir / "logs")
-    with step("3/5 starting the local endpoint (multi-model-server + the toolkit's handler)"):
+    with step("3/6 starting the local endpoint (multi-model-server + the toolkit's handler)"):
         try:
             endpoint.start()
         except LocalEndpointError as error:
@@ -276,7 +364,7 @@ def run_demo(
         _say(f"    serving at {endpoint.url}; server log {endpoint.server_log}")
     try:
         single_path = output_dir / "single-results.jsonl"
-        with step(f"4/5 (a) classifying {len(records)} texts one at a time (real-time requests)"):
+        with step(f"4/6 (a) classifying {len(records)} texts one at a time (real-time requests)"):
             single = classify_one_by_one(
                 url=endpoint.url, records=records, labels=CATEGORIES, top=top
             )
@@ -286,7 +374,7 @@ def run_demo(
             )
         batch_input = output_dir / "batch-input.jsonl"
         batch_output = output_dir / "batch-output.jsonl"
-        with step(f"4/5 (b) classifying the same {len(records)} texts as one JSON Lines batch"):
+        with step(f"4/6 (b) classifying the same {len(records)} texts as one JSON Lines batch"):
             write_batch_input(records=records, labels=CATEGORIES, path=batch_input)
             summary = run_local_batch(
                 input_path=batch_input, output_path=batch_output, url=endpoint.url
@@ -294,8 +382,12 @@ def run_demo(
             _say(f"    {summary.describe()}")
             same, total = top_labels_agree(single=single, batch_output=batch_output)
             _say(f"    batch and one-at-a-time agree on the top label for {same} of {total} texts")
+        with step("5/6 evaluating on the labelled sample through the same endpoint (zstc eval)"):
+            evaluation, report = evaluate_on_labelled_sample(
+                url=endpoint.url, sample=labelled_sample, report_dir=output_dir / "eval-report"
+            )
     finally:
-        with step("5/5 stopping the local endpoint"):
+        with step("6/6 stopping the local endpoint"):
             endpoint.stop()
 
     _say("\nFiles:")
@@ -305,6 +397,12 @@ def run_demo(
     _say(f"    one-at-a-time:      {single_path}")
     _say(f"    batch input/output: {batch_input}\n                        {batch_output}")
     _say(f"    server log:         {output_dir / 'logs'}")
+    _say(f"    eval report:        {report.html}")
+    _say(f"                        {report.confusion_png}")
+    _say(f"                        {report.comparison_png}")
+    _say("\nNext, try:")
+    for command, purpose in NEXT_COMMANDS:
+        _say(f"    {command}\n        {purpose}")
     outcome = "finished" if not failed else f"finished with failed step(s): {', '.join(failed)}"
     _say(f"\nDemo {outcome} in {time.monotonic() - started:.1f}s")
     return DemoResult(
@@ -315,6 +413,8 @@ def run_demo(
         batch_output=batch_output,
         agreeing_top_labels=same,
         texts=total,
+        evaluation=evaluation,
+        report=report,
         failed_steps=failed,
     )
 
@@ -322,8 +422,9 @@ def run_demo(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m zstc.demo",
-        description="Offline demo: synthesize the stacks, serve a model locally and classify "
-        "the bundled New Year's resolutions one at a time and as a batch.",
+        description="Offline demo: synthesize the stacks, serve a model locally, classify "
+        "the bundled New Year's resolutions one at a time and as a batch, and evaluate the "
+        "model on the labelled sample (zstc eval).",
     )
     parser.add_argument(
         "--model",

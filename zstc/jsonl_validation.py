@@ -165,14 +165,28 @@ def _label_repairs(
 
 
 def _endpoint_verdict(record: dict[str, Any], *, line_number: int, max_labels: int) -> str | None:
-    """The endpoint's own error for this record, or None when it would classify it."""
+    """The endpoint's own error for this record, or None when it would classify it.
+
+    Besides parsing the line, the hypotheses are built with the endpoint's own code
+    (ClassificationParameters.hypotheses), so a template that fails only for some label fails
+    here too, not later in the job.
+    """
     text = json.dumps(record, ensure_ascii=False)
     try:
         parsed = request_contract().parse_json_line(line=text, max_candidate_labels=max_labels)
+        if parsed.task is not None:
+            parsed.task.parameters.hypotheses()
     except Exception as error:  # any failure is this line's problem, never a crash
+        parameters = record.get("parameters")
+        template = parameters.get("hypothesis_template") if isinstance(parameters, dict) else None
+        if template is not None:
+            return (
+                f"'parameters.hypothesis_template' {str(template)[:80]!r} cannot be filled with "
+                f"every label ({type(error).__name__}); use {{}} where the label goes"
+            )
         return (
-            f"the endpoint cannot classify this line ({type(error).__name__}: "
-            f"{str(error)[:80]}); it would answer it with an error line"
+            f"the endpoint cannot classify this line ({type(error).__name__}); it would answer "
+            "it with an error line"
         )
     error_message: str | None = parsed.error
     return error_message

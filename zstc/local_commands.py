@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import signal
 import tarfile
@@ -30,9 +29,14 @@ DEFAULT_REVISION = "main"
 
 
 def default_work_dir() -> Path:
-    """Where prepared model directories are kept, so large weights are copied only once."""
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache_home) / "zstc" / "local-models"
+    """Where prepared model directories are kept, so large weights are copied only once.
+
+    The user cache directory of the platform (platformdirs): ~/.cache/zstc on Linux (or
+    $XDG_CACHE_HOME/zstc), ~/Library/Caches/zstc on macOS, %LOCALAPPDATA%\\zstc\\Cache on Windows.
+    """
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("zstc", appauthor=False)) / "local-models"
 
 
 def bundled_model_dir() -> Path:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 import shutil
 import tarfile
@@ -23,9 +24,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from zstc.bundled_code import inference_code_dir, inference_module
 from zstc.hub_snapshot import download_snapshot, select_model_files
 
-INFERENCE_CODE_DIR = Path(__file__).resolve().parent.parent / "inference_code"
+# inference_code/ of the source checkout, or its installed copy (zstc/bundled_code.py).
+INFERENCE_CODE_DIR = inference_code_dir()
 CODE_PREFIX = "code"
 
 # Fixed metadata for every entry. 2020-01-01T00:00:00Z rather than 0, because some tools treat a
@@ -89,14 +92,14 @@ def _weights_entries(weights_dir: Path) -> list[ArchiveEntry]:
             f"weights_dir: {str(weights_dir)!r} has no config.json; expected a model saved with "
             "save_pretrained (config.json, tokenizer files, model.safetensors)"
         )
-    entries = []
-    for relative, path in _walk_files(weights_dir):
-        # A weights dir made by prepare_model_dir already holds a code/ folder; zstc's own
-        # inference code always replaces it, so an old copy never shadows the current one.
-        if relative.parts[0] == CODE_PREFIX:
-            continue
-        entries.append(ArchiveEntry(arcname=relative.as_posix(), source=path))
-    return entries
+    # The same selection as for a hub snapshot: config, tokenizer and weights, and no README,
+    # notebooks, optimizer states or other checkpoints that the server never reads.
+    # A weights dir made by prepare_model_dir holds a code/ folder too; the selection leaves it
+    # out, since zstc's own inference code always replaces it.
+    return [
+        ArchiveEntry(arcname=path.relative_to(weights_dir).as_posix(), source=path)
+        for path in select_model_files(weights_dir)
+    ]
 
 
 def _hub_entries(
@@ -196,6 +199,43 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _check_entries_serve_zero_shot(model_files: Sequence[ArchiveEntry]) -> None:
+    """Lays the model's config files out as the archive will, then checks them."""
+    with tempfile.TemporaryDirectory(prefix="zstc-model-check-") as scratch:
+        for entry in model_files:
+            if entry.arcname.endswith(".json"):
+                destination = Path(scratch) / entry.arcname
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(entry.source, destination)
+        check_serves_zero_shot(Path(scratch))
+
+
+# transformers' PretrainedConfig gives a config without label2id two classes of these names.
+_DEFAULT_LABEL2ID = {"LABEL_0": 0, "LABEL_1": 1}
+
+
+def check_serves_zero_shot(model_dir: Path) -> None:
+    """Refuses a model the endpoint could not serve, with the endpoint's own message.
+
+    The decision is the server's (inference_code/model_loading.py detect_kind, and
+    nli_classifier.find_entailment_id for an NLI model), so packaging fails exactly where the
+    endpoint would fail at start-up, minutes and a deployment later.
+    """
+    loading = inference_module("model_loading")
+    if loading.detect_kind(model_dir=model_dir, requested="auto") == "embedding":
+        return
+    try:
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ModelArtifactError(f"{model_dir / 'config.json'}: cannot be read ({error})") from None
+    label2id = config.get("label2id") if isinstance(config, dict) else None
+    nli = inference_module("nli_classifier")
+    try:
+        nli.find_entailment_id(label2id or _DEFAULT_LABEL2ID)
+    except nli.ModelLoadError as error:
+        raise ModelArtifactError(str(error)) from None
+
+
 def build_model_archive(
     output_path: Path,
     *,
@@ -208,7 +248,8 @@ def build_model_archive(
     """Writes model.tar.gz to output_path and returns output_path.
 
     The file is only replaced when its content changes, so its mtime (and anything keyed on it)
-    stays put across identical rebuilds.
+    stays put across identical rebuilds. A model that cannot serve zero-shot classification is
+    refused before anything is written.
     """
     entries = collect_entries(
         code_dir=code_dir,
@@ -217,6 +258,9 @@ def build_model_archive(
         hub_revision=hub_revision,
         hub_cache_dir=hub_cache_dir,
     )
+    model_files = [entry for entry in entries if not entry.arcname.startswith(f"{CODE_PREFIX}/")]
+    if model_files:
+        _check_entries_serve_zero_shot(model_files)
     output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary_name = tempfile.mkstemp(
@@ -236,11 +280,36 @@ def build_model_archive(
     return output_path
 
 
-def _same_size_and_mtime(copy: Path, source: Path) -> bool:
-    if not copy.is_file():
-        return False
-    copied, original = copy.stat(), source.stat()
-    return copied.st_size == original.st_size and copied.st_mtime_ns == original.st_mtime_ns
+# What prepare_model_dir knows about the copies it made: per file, the source's stat and the
+# content's sha256, and the copy's stat. Kept beside the target, so the target holds exactly
+# the archive's files.
+CACHE_MANIFEST_SUFFIX = ".zstc-cache.json"
+
+
+def _manifest_path(target: Path) -> Path:
+    return target.parent / f".{target.name}{CACHE_MANIFEST_SUFFIX}"
+
+
+def _stat_key(path: Path) -> list[int]:
+    """Changes whenever the file's bytes may have: ctime moves on every write and on every
+    utime, and no user can set it back, so a memoized hash is never trusted for new bytes."""
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+
+
+def _read_manifest(target: Path) -> dict[str, dict[str, object]]:
+    try:
+        document = json.loads(_manifest_path(target).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def _content_digest(source: Path, known: dict[str, object] | None) -> str:
+    """sha256 of source; a hash from the manifest is reused only while the file is untouched."""
+    if known is not None and known.get("source_stat") == _stat_key(source):
+        return str(known["sha256"])
+    return file_sha256(source)
 
 
 def prepare_model_dir(
@@ -252,11 +321,12 @@ def prepare_model_dir(
     hub_revision: str | None = None,
     hub_cache_dir: Path | None = None,
 ) -> Path:
-    """Lays out target exactly like the unpacked model.tar.gz; returns target (absolute).
+    """Makes target a faithful copy of the unpacked model.tar.gz; returns target (absolute).
 
-    code/ is always copied fresh. A weights file is copied only when the target lacks it or
-    differs in size or modification time, since a bart-large checkpoint is 1.6 GB. Files already
-    in target that the archive would not hold are left alone.
+    A file is copied when its content (sha256) differs from the copy's, or the copy was changed
+    since; unchanged weights are not copied again, since a bart-large checkpoint is 1.6 GB.
+    Every other file in target is removed, so a file that left the source (model.safetensors
+    replaced by pytorch_model.bin) can never be served from the cache.
     """
     entries = collect_entries(
         code_dir=code_dir,
@@ -270,13 +340,40 @@ def prepare_model_dir(
         raise ModelArtifactError(
             f"target: {str(target)!r} is the weights_dir itself; expected a separate directory"
         )
-    shutil.rmtree(target / CODE_PREFIX, ignore_errors=True)
+    target.mkdir(parents=True, exist_ok=True)
+    previous = _read_manifest(target)
+    manifest: dict[str, dict[str, object]] = {}
     for entry in entries:
         destination = target / entry.arcname
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        is_code = entry.arcname.startswith(f"{CODE_PREFIX}/")
-        if not is_code and _same_size_and_mtime(destination, entry.source):
-            continue
-        # copy2 keeps the source's mtime, which is what the next call compares.
-        shutil.copy2(entry.source, destination)
+        known = previous.get(entry.arcname)
+        digest = _content_digest(entry.source, known)
+        up_to_date = (
+            known is not None
+            and known.get("sha256") == digest
+            and destination.is_file()
+            and not destination.is_symlink()
+            and known.get("copy_stat") == _stat_key(destination)
+        )
+        if not up_to_date:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            if destination.is_symlink() or destination.is_file():
+                destination.unlink()
+            shutil.copy2(entry.source, destination)
+        manifest[entry.arcname] = {
+            "sha256": digest,
+            "source_stat": _stat_key(entry.source),
+            "copy_stat": _stat_key(destination),
+        }
+    _remove_everything_else(target, keep=set(manifest))
+    _manifest_path(target).write_text(json.dumps(manifest, sort_keys=True), encoding="utf-8")
     return target
+
+
+def _remove_everything_else(target: Path, *, keep: set[str]) -> None:
+    for path in sorted(target.rglob("*"), key=lambda item: len(item.parts), reverse=True):
+        relative = path.relative_to(target).as_posix()
+        if path.is_dir() and not path.is_symlink():
+            if not any(path.iterdir()):
+                path.rmdir()
+        elif relative not in keep:
+            path.unlink()

@@ -165,3 +165,65 @@ def test_dataset_job_is_started_by_the_marker_and_results_come_back_in_order(
     assert main(["batch", "results", printed, "-o", str(out_file), *with_model.cli_args()]) == 0
     assert [json.loads(line)["id"] for line in out_file.read_text().splitlines()] == ids
     assert "11 lines, 11 ok, 0 errors (from 4 output parts)" in capsys.readouterr().out
+
+
+def test_submit_wait_download_runs_submit_watch_and_results_in_one_command(
+    with_model: DeployedZstc,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`batch submit --wait --download OUT`: the job the upload starts, followed to its end
+    with boto3's transform-job waiter, then its results in OUT."""
+    import zstc.cli_context
+
+    def sagemaker_runs_the_job(http_response: object, parsed: object, **kwargs: Any) -> None:
+        # What happens in AWS after the upload: S3 notifies the trigger, which starts the job;
+        # the job (completed at once in moto) writes one answer per input line.
+        key = kwargs["context"]["zstc_key"]
+        (job,) = _run_trigger(with_model, key)
+        lines = with_model.s3.get_object(Bucket=with_model.bucket, Key=key)["Body"].read()
+        answers = [
+            json.dumps({"id": json.loads(line)["id"], "labels": LABELS, "scores": [0.6, 0.4]})
+            for line in lines.decode().split("\n")
+            if line
+        ]
+        with_model.s3.put_object(
+            Bucket=with_model.bucket,
+            Key=f"output/{job}/{key.removeprefix('input/')}.out",
+            Body="".join(answer + "\n" for answer in answers).encode(),
+        )
+
+    def remember_key(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["zstc_key"] = params["Key"]
+
+    real_client = zstc.cli_context.Settings.client
+
+    def client(self: Any, service: str) -> Any:
+        made = real_client(self, service)
+        if service == "s3":
+            made.meta.events.register("provide-client-params.s3.PutObject", remember_key)
+            made.meta.events.register("after-call.s3.PutObject", sagemaker_runs_the_job)
+        return made
+
+    monkeypatch.setattr(zstc.cli_context.Settings, "client", client)
+    source = tmp_path / "waited.jsonl"
+    source.write_text(
+        "".join(
+            json.dumps({"id": i, "inputs": f"t{i}", "parameters": {"candidate_labels": LABELS}})
+            + "\n"
+            for i in range(5)
+        )
+    )
+    out_file = tmp_path / "waited.results.jsonl"
+    args = ["batch", "submit", str(source), "--wait", "--download", str(out_file)]
+    assert main([*args, "--interval", "1", *with_model.cli_args()]) == 0
+    out = capsys.readouterr().out
+    printed = _printed_job(out)
+    assert "state:     Completed" in out
+    assert f"5 lines, 5 ok, 0 errors (from 1 output part) -> {out_file}" in out
+    assert [json.loads(line)["id"] for line in out_file.read_text().split("\n") if line] == [
+        0, 1, 2, 3, 4
+    ]  # fmt: skip
+    jobs = with_model.sagemaker.list_transform_jobs()["TransformJobSummaries"]
+    assert [job["TransformJobName"] for job in jobs] == [printed]

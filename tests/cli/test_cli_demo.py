@@ -12,13 +12,18 @@ import pytest
 from zstc.cli_errors import CliError
 from zstc.demo import (
     CATEGORIES,
+    DEMO_TEMPLATES,
     SAMPLE_FILE,
+    SHOWN_ONE_AT_A_TIME,
     DemoResult,
     lay_out_model,
     load_sample,
     main,
     run_demo,
 )
+from zstc.evaluation.labelled_sample import BUNDLED_SAMPLE
+from zstc.evaluation.metrics import SingleLabelMetrics
+from zstc.evaluation.terminal_report import HIT_MARK, MISS_MARK
 from zstc.jsonl_validation import validate_lines
 
 # What the CLI reads from each synthesized stack (zstc.stack_outputs).
@@ -139,6 +144,43 @@ def test_demo_rankings_are_sensible_on_clear_cut_texts(demo_run: tuple[DemoResul
     assert top_label_of("Stick to a budget") == "Finance"
     assert top_label_of("Switch careers into UX design") == "Career"
     assert top_label_of("Travel to at least three national parks") == "Leisure"
+
+
+def test_demo_shows_a_few_single_requests_not_one_table_per_text(
+    demo_run: tuple[DemoResult, str],
+) -> None:
+    result, shown = demo_run
+    tables = [line for line in shown.splitlines() if line.startswith("[nyr-")]
+    assert len(tables) == SHOWN_ONE_AT_A_TIME < result.texts
+    assert f"... and {result.texts - SHOWN_ONE_AT_A_TIME} more, all saved" in shown
+
+
+def test_demo_ends_with_the_eval_of_the_bundled_model_on_the_labelled_sample(
+    demo_run: tuple[DemoResult, str],
+) -> None:
+    result, shown = demo_run
+    evaluation = result.evaluation
+    assert evaluation.sample.path == BUNDLED_SAMPLE
+    assert [r.template for r in evaluation.results] == list(DEMO_TEMPLATES)
+    default = evaluation.results[0].metrics
+    assert isinstance(default, SingleLabelMetrics)
+    # The accuracy it prints is the one it measured, far above chance (1 in 9).
+    assert f"{DEMO_TEMPLATES[0]!r}: {default.accuracy:.3f}" in shown
+    assert default.accuracy > 0.7
+    # Predicted against expected for every text, each miss marked once.
+    eval_part = shown[shown.index("5/6 evaluating") :]
+    misses = sum(1 - right for right in default.per_example)
+    assert eval_part.count(MISS_MARK) == misses > 0
+    assert eval_part.count(HIT_MARK) == default.examples - misses
+    # The template comparison, its verdict, the report files and the next commands.
+    assert "Configurations compared on accuracy" in eval_part
+    assert evaluation.comparison.verdict().split(":")[0] in eval_part
+    for path in (result.report.html, result.report.confusion_png, result.report.comparison_png):
+        assert path.is_file() and str(path) in shown
+    assert result.report.confusion_png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    next_part = shown[shown.index("Next, try:") :]
+    assert "zstc eval MY.jsonl --results out.jsonl" in next_part
+    assert "zstc eval --local URL" in next_part
 
 
 def test_demo_stops_the_server(demo_run: tuple[DemoResult, str]) -> None:

@@ -12,7 +12,16 @@ from zstc.cli import main
 
 # Each command and what its help must mention: subcommands for groups, options for leaves.
 HELP_MENTIONS: dict[tuple[str, ...], tuple[str, ...]] = {
-    (): ("classify", "batch", "local", "package-model"),
+    (): (
+        "classify",
+        "batch",
+        "local",
+        "package-model",
+        "doctor",
+        "completion",
+        "--version",
+        "--output",
+    ),
     ("classify",): ("TEXT", "--labels", "--multi-label", "--template", "--local", "--json"),
     ("batch",): ("submit", "status", "results"),
     ("batch", "submit"): ("FILE", "--labels", "--on-bad-lines", "--parts", "--split-mb"),
@@ -29,6 +38,7 @@ HELP_MENTIONS: dict[tuple[str, ...], tuple[str, ...]] = {
         "--max-payload-mb",
     ),
     ("package-model",): ("--model", "--revision", "--output-file"),
+    ("doctor",): ("--port", "--local-only", "--region", "--output"),
     ("eval",): ("FILE", "--template", "--wording", "--model", "--local", "--results", "--report"),
 }
 

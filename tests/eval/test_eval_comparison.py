@@ -42,6 +42,7 @@ def test_equal_scores_never_produce_a_winner() -> None:
     comparison = compare({"first": same, "second": same.copy()}, seed=3)
     assert comparison.best is None
     assert comparison.lead == 0
+    assert comparison.verdict().startswith("no clear best: first and second tie at 0.925")
 
 
 def test_pairing_detects_a_small_consistent_gain_that_unpaired_intervals_would_miss() -> None:

@@ -156,3 +156,17 @@ def test_cli_report_option_writes_the_files_and_says_where(
     assert f"report: {target / 'report.html'}" in captured.err.replace("\n", "")
     for name in ("confusion_matrix.png", "comparison.png", "report.html", "evaluation.json"):
         assert (target / name).is_file(), name
+
+
+def test_without_matplotlib_report_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from zstc.cli_errors import CliError
+
+    report = _report(tmp_path, multi_label=False)
+    # None in sys.modules makes `import matplotlib` raise ImportError, as when not installed.
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(CliError, match=r"pip install 'zstc\[report\]'"):
+        write_report(report, tmp_path / "report")

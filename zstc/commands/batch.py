@@ -26,6 +26,12 @@ EXIT_FAILURE = 1
 DEFAULT_INTERVAL_S = 15.0
 # How long --wait waits for the trigger to start the job (it retries quota errors for ~2.4 h).
 DEFAULT_WAIT_TIMEOUT_S = 6 * 3600.0
+# With the data bucket's versioning suspended, the trigger names the job after the S3 event's
+# sequencer, which an upload's response does not carry.
+UNKNOWN_JOB_NAME = (
+    "transform job: named by the trigger (the data bucket's versioning is suspended, so the "
+    "name comes from the S3 event); find it with: zstc batch status"
+)
 
 
 @click.group("batch")
@@ -272,11 +278,16 @@ def submit(
             f"uploaded {submission.line_count} lines to {submission.input_uri} "
             f"(SSE-KMS, key {data.kms_key_arn})"
         )
-        click.echo(f"transform job: {submission.job_name}")
-        if not wait:
-            click.echo(f"follow it with: zstc batch status {submission.job_name} --watch")
+        if submission.job_name is None:
+            click.echo(UNKNOWN_JOB_NAME)
+        else:
+            click.echo(f"transform job: {submission.job_name}")
+            if not wait:
+                click.echo(f"follow it with: zstc batch status {submission.job_name} --watch")
     if not wait:
         return EXIT_OK
+    if submission.job_name is None:
+        raise CliError(f"cannot wait: {UNKNOWN_JOB_NAME}")
     return _wait_and_download(
         sagemaker=sagemaker,
         s3=s3,

@@ -52,13 +52,22 @@ def command(ports: tuple[int, ...], local_only: bool) -> int:
     their outputs, SageMaker instance quotas for the configured types, and Lambda concurrency.
     Every failed check says how to fix it; exit 1 if any failed."""
     from zstc import doctor
-    from zstc.local_endpoint import port_is_free
 
     options = settings()
-    checks = [
-        doctor.check_java(doctor.java_version()),
-        doctor.check_ports(ports or DEFAULT_PORTS, is_free=port_is_free),
-    ]
+    checks = [doctor.check_java(doctor.java_version())]
+    try:
+        from zstc.local_endpoint import port_is_free
+    except ImportError as error:
+        checks.append(
+            doctor.Check(
+                name="local serving",
+                outcome="warn",
+                detail=f"not installed ({error.name} is missing)",
+                fix='pip install "zstc[local]" for zstc local serve / local batch',
+            )
+        )
+    else:
+        checks.append(doctor.check_ports(ports or DEFAULT_PORTS, is_free=port_is_free))
     if not local_only:
         session = options.session()
         checks.append(doctor.check_region(session.region_name))

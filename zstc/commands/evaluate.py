@@ -7,7 +7,13 @@ from typing import Any
 
 import click
 
-from zstc.cli_context import global_options, progress_enabled, settings
+from zstc.cli_context import (
+    global_options,
+    progress_enabled,
+    settings,
+    stderr_console,
+    stdout_console,
+)
 
 
 @click.command("eval")
@@ -99,5 +105,7 @@ def command(file: Path | None, **options: Any) -> int:
             report_dir=options["report"],
             per_text=options["per_text"],
             progress=progress_enabled(),
-        )
+        ),
+        stdout=stdout_console(),
+        stderr=stderr_console(),
     )

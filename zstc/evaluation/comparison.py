@@ -58,6 +58,11 @@ class Comparison:
         first, second = self.ranking[0], self.ranking[1]
         interval = f"[{self.lead_interval.low:+.3f}, {self.lead_interval.high:+.3f}]"
         level = f"{self.confidence:.0%}"
+        if self.lead == 0:
+            return (
+                f"no clear best: {first.name} and {second.name} tie at {first.score:.3f} "
+                f"({level} paired-bootstrap interval of the difference {interval})"
+            )
         if self.best is not None:
             return (
                 f"best: {first.name}, ahead of {second.name} by {self.lead:+.3f} "

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zstc.cli_errors import CliError
 from zstc.evaluation.eval_command import ConfigurationResult, EvaluationReport, report_as_json
 from zstc.evaluation.metrics import MultiLabelMetrics, SingleLabelMetrics
 
@@ -35,7 +36,12 @@ class ReportFiles:
 
 
 def _pyplot() -> Any:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise CliError(
+            "--report: needs matplotlib; install it with pip install 'zstc[report]'", exit_code=2
+        ) from error
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

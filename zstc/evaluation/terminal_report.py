@@ -42,9 +42,9 @@ def comparison_table(report: EvaluationReport) -> Table:
     return table
 
 
-def headline_table(result: ConfigurationResult) -> Table:
+def headline_table(result: ConfigurationResult, *, title: str = "Scores") -> Table:
     metrics = result.metrics
-    table = Table(title="Scores", title_justify="left", show_header=False)
+    table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("texts", str(metrics.examples))
@@ -156,8 +156,9 @@ def report_renderables(report: EvaluationReport, *, per_text: bool = False) -> l
     if len(report.results) > 1:
         parts += [comparison_table(report), Text(report.comparison.verdict())]
     parts += [
-        Text(f"Scores of {leader.name}" if len(report.results) > 1 else ""),
-        headline_table(leader),
+        headline_table(
+            leader, title=f"Scores of {leader.name}" if len(report.results) > 1 else "Scores"
+        ),
         per_label_table(leader),
         confusion_table(leader),
         mistakes_table(leader),
