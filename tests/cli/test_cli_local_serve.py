@@ -77,7 +77,9 @@ def _wait_until_no_server(log_dir: Path, *, timeout_s: float) -> list[psutil.Pro
     return left
 
 
-def _start_serve(model_dir: Path, tmp_path: Path) -> tuple[subprocess.Popen[str], str, Path]:
+def _start_serve(
+    model_dir: Path, tmp_path: Path, *options: str
+) -> tuple[subprocess.Popen[str], str, Path]:
     port = find_free_port()
     log_dir = tmp_path / "logs"
     process = subprocess.Popen(
@@ -93,12 +95,17 @@ def _start_serve(model_dir: Path, tmp_path: Path) -> tuple[subprocess.Popen[str]
             str(tmp_path / "work"),
             "--log-dir",
             str(log_dir),
+            *options,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    _read_line_until(process, "serving at", timeout_s=150)
+    serving_line = _read_line_until(process, "serving at", timeout_s=150)
+    if "--as-batch-model" in options:
+        assert "as the batch model (3600 s timeout)" in serving_line
+    else:
+        assert "as the endpoint model (60 s timeout)" in serving_line
     url = f"http://127.0.0.1:{port}"
     assert _ping(url) == 200
     assert len(_server_processes(log_dir)) >= 4, "supervisor, launcher, Java, worker"
@@ -139,6 +146,33 @@ def test_serve_stops_cleanly_when_its_terminal_hangs_up(
     # stop() returned only once everything had gone and the port was free.
     assert left == [], [p.cmdline()[:2] for p in left]
     assert _ping(url) is None
+
+
+def test_serve_as_the_batch_model_takes_batch_sized_payloads(
+    tiny_nli_model_dir: Path, tmp_path: Path
+) -> None:
+    # 8 MB: above MMS's default limit (6.5 MB, answered 413 by the front end) and SageMaker's
+    # real-time 6 MB, within a transform job's MaxPayloadInMB of 10, which SageMaker passes to
+    # the container as SAGEMAKER_MAX_PAYLOAD_IN_MB (the toolkit's max_request_size). The empty
+    # label list makes the handler answer at once, which proves the body got through.
+    body = json.dumps(
+        {"inputs": "word " * (8 * 1024 * 1024 // 5), "parameters": {"candidate_labels": []}}
+    ).encode()
+    process, url, log_dir = _start_serve(
+        tiny_nli_model_dir, tmp_path, "--as-batch-model", "--max-payload-mb", "10"
+    )
+    try:
+        request = urllib.request.Request(
+            f"{url}/invocations", data=body, headers={"Content-Type": "application/json"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as raised:
+            urllib.request.urlopen(request, timeout=120)
+        assert raised.value.code == 400
+        assert "candidate_labels" in raised.value.read().decode()
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    assert _server_processes(log_dir) == []
 
 
 def test_the_server_goes_when_zstc_is_killed(tiny_nli_model_dir: Path, tmp_path: Path) -> None:

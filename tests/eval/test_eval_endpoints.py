@@ -239,3 +239,38 @@ def test_cli_eval_endpoint_finds_the_endpoint_name_in_the_stack_outputs(
     assert code == 0, capsys.readouterr().err
     stubber.assert_no_pending_responses()
     assert f"classified by endpoint {ENDPOINT}" in capsys.readouterr().out
+
+
+def test_results_mode_on_a_real_local_batch_output_equals_classifying_directly(
+    local_endpoint: LocalEndpoint,
+    in_process: tuple[EvaluationReport, RecordingClassifier],
+    tmp_path: Path,
+) -> None:
+    """The documented flow: strip the truth fields, run the batch (here `zstc local batch`, the
+    same semantics as the transform job), then score its output with --results."""
+    from zstc.evaluation.eval_command import evaluate_batch_output
+    from zstc.local_batch import run_local_batch
+
+    sample = read_labelled_sample(BUNDLED_SAMPLE)
+    batch_input = tmp_path / "batch.jsonl"
+    batch_input.write_text(
+        "".join(
+            json.dumps({k: v for k, v in json.loads(line).items() if k != "label"}) + "\n"
+            for line in BUNDLED_SAMPLE.read_text(encoding="utf-8").splitlines()
+        ),
+        encoding="utf-8",
+    )
+    output = tmp_path / "batch.jsonl.out"
+    run_local_batch(
+        input_path=batch_input,
+        output_path=output,
+        url=local_endpoint.url,
+        progress=False,
+        default_labels=list(sample.labels),
+    )
+    scored = evaluate_batch_output(sample, results_path=output, wording=as_written(sample.labels))
+    direct = in_process[0].results[0]  # the default template, as the batch lines carry none
+    assert scored.results[0].metrics.per_example == direct.metrics.per_example
+    assert [p.ranked for p in scored.results[0].predictions] == [
+        p.ranked for p in direct.predictions
+    ]

@@ -176,3 +176,12 @@ def test_a_multi_label_sample_is_sent_as_multi_label_and_scored_per_label(
     assert any(abs(sum(prediction.scores.values()) - 1) > 1e-3 for prediction in result.predictions)
     assert [row.label for row in result.metrics.per_label] == ["Health", "Finance", "Education"]
     assert 0 <= result.metrics.best_threshold <= 1
+
+
+def test_without_torch_in_process_eval_says_what_to_install(
+    tiny_model_tarball_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # None in sys.modules makes `import torch` raise ImportError, as when it is not installed.
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(CliError, match=r"pip install 'zstc\[local\]', or classify elsewhere"):
+        InProcessInference(tiny_model_tarball_dir)
