@@ -177,6 +177,11 @@ def test_serve_as_the_batch_model_takes_batch_sized_payloads(
 
 def test_the_server_goes_when_zstc_is_killed(tiny_nli_model_dir: Path, tmp_path: Path) -> None:
     process, url, log_dir = _start_serve(tiny_nli_model_dir, tmp_path)
+    # The server's private temporary directory (MMS's pid file and sockets).
+    run_dir = Path(
+        next(p for p in _server_processes(log_dir) if p.name() == "java").environ()["TMPDIR"]
+    )
+    assert run_dir.is_dir()
     try:
         # No handler runs on SIGKILL; the supervisor sees its lifeline close.
         process.kill()
@@ -184,6 +189,8 @@ def test_the_server_goes_when_zstc_is_killed(tiny_nli_model_dir: Path, tmp_path:
         left = _wait_until_no_server(log_dir, timeout_s=30)
         assert left == [], [p.cmdline()[:2] for p in left]
         assert _ping(url) is None
+        assert not run_dir.exists()
+        assert (log_dir / "server.log").is_file(), "a --log-dir given is the user's: kept"
     finally:
         for leftover in _server_processes(log_dir):
             leftover.kill()

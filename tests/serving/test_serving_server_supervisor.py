@@ -15,19 +15,24 @@ from pathlib import Path
 
 import psutil
 
-from zstc.local_endpoint import SUPERVISOR
+from zstc.local_endpoint import REMOVE_IF_ORPHANED, SUPERVISOR
+from zstc.server_supervisor import STOP_REQUEST
 
 
-def _start(tmp_path: Path, launcher_script: str) -> tuple[subprocess.Popen[bytes], int, Path]:
+def _start(
+    tmp_path: Path, launcher_script: str, *, temporary: Path | None = None
+) -> tuple[subprocess.Popen[bytes], int, Path]:
     """Starts the supervisor as LocalEndpoint does; returns it, the lifeline, the pid file."""
     pid_file = tmp_path / "worker.pid"
     lifeline_read, lifeline_write = os.pipe()
+    removals = [REMOVE_IF_ORPHANED, str(temporary)] if temporary is not None else []
     supervisor = subprocess.Popen(
         [
             sys.executable,
             "-I",
             str(SUPERVISOR),
             str(lifeline_read),
+            *removals,
             "--",
             "/bin/sh",
             "-c",
@@ -74,16 +79,42 @@ def test_a_launcher_that_exits_takes_its_orphaned_worker_with_it(tmp_path: Path)
             os.kill(worker, signal.SIGKILL)
 
 
-def test_a_closed_lifeline_ends_the_whole_group(tmp_path: Path) -> None:
-    supervisor, lifeline, pid_file = _start(tmp_path, "sleep 300 & echo $! > {pid_file}; wait")
+def test_an_owner_that_dies_takes_the_group_and_the_temporary_directory(tmp_path: Path) -> None:
+    temporary = tmp_path / "server-temp"
+    temporary.mkdir()
+    supervisor, lifeline, pid_file = _start(
+        tmp_path, "sleep 300 & echo $! > {pid_file}; wait", temporary=temporary
+    )
     worker = int(pid_file.read_text())
     launcher = psutil.Process(supervisor.pid).children()[0].pid
     try:
         assert _alive(worker) and _alive(launcher)
-        # What the kernel does for an owner that dies, however it dies.
+        # What the kernel does for an owner that dies, however it dies: end of file.
         os.close(lifeline)
         assert supervisor.wait(timeout=30) == 0
         assert _gone_within(worker, 15) and _gone_within(launcher, 15)
+        assert not temporary.exists()
+    finally:
+        if _alive(worker):
+            os.kill(worker, signal.SIGKILL)
+
+
+def test_a_stop_request_ends_the_group_and_leaves_the_directories_to_the_owner(
+    tmp_path: Path,
+) -> None:
+    temporary = tmp_path / "server-temp"
+    temporary.mkdir()
+    supervisor, lifeline, pid_file = _start(
+        tmp_path, "sleep 300 & echo $! > {pid_file}; wait", temporary=temporary
+    )
+    worker = int(pid_file.read_text())
+    try:
+        os.write(lifeline, STOP_REQUEST)
+        os.close(lifeline)
+        assert supervisor.wait(timeout=30) == 0
+        assert _gone_within(worker, 15)
+        # The owner keeps a failed server's log for the user; it decides.
+        assert temporary.is_dir()
     finally:
         if _alive(worker):
             os.kill(worker, signal.SIGKILL)
