@@ -380,7 +380,9 @@ class BatchStack(cdk.Stack):
         always names a version, "null" where versioning is suspended) and s3:PutObject on the
         destination; both objects are SSE-KMS, so kms:Decrypt and kms:GenerateDataKey
         (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html, Permissions).
-        ListObjectVersions is authorized as s3:ListBucketVersions.
+        ListObjectVersions is authorized as s3:ListBucketVersions. A version above 256 MB is
+        copied in parts (CreateMultipartUpload, UploadPartCopy, CompleteMultipartUpload: all
+        s3:PutObject on the destination).
         """
         uploads = (INPUT_PREFIX, DATASETS_PREFIX)
         role.add_to_policy(
@@ -404,6 +406,14 @@ class BatchStack(cdk.Stack):
                 sid="WriteManifestsAndPinnedInputs",
                 actions=["s3:PutObject"],
                 resources=[f"{self.bucket_arn}/{prefix}*" for prefix in written],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="AbortPinningCopies",
+                # A large version is copied in parts; a failed copy aborts its upload.
+                actions=["s3:AbortMultipartUpload"],
+                resources=[f"{self.bucket_arn}/{PINNED_INPUTS_PREFIX}*"],
             )
         )
         key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")

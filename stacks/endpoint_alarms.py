@@ -166,8 +166,8 @@ class EndpointErrorAlarms(Construct):
                 alarm_description=(
                     f"GPU memory of a zstc endpoint instance stayed at or above "
                     f"{GPU_MEMORY_ALARM_PERCENT}% for {GPU_MEMORY_PERIODS * 5} minutes: large "
-                    "requests are close to out-of-memory errors. Lower the request size cap or "
-                    "ZSTC_MAX_BATCH_TOKENS, or use an instance type with more GPU memory."
+                    "requests are close to out-of-memory errors. Send fewer (text, label) pairs "
+                    "per request, or use an instance type with more GPU memory."
                 ),
                 threshold=GPU_MEMORY_ALARM_PERCENT,
                 evaluation_periods=GPU_MEMORY_PERIODS,

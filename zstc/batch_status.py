@@ -231,34 +231,69 @@ def watch_job(
     write: Callable[[str], object],
     live: bool,
     quiet: bool = False,
+    console: Any = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> JobStatus:
     """Refreshes until the job reaches a terminal state; returns the final status.
 
-    live (a terminal): redraws the status block in place. Otherwise (a pipe or a log): prints
-    one line per change of state, so logs stay readable. quiet: prints nothing (--output json
-    prints the final status as one document).
+    live (a terminal): a rich Live display on `console` redraws the status block in place.
+    Otherwise (a pipe or a log): prints one line per change of state, so logs stay readable.
+    quiet: prints nothing (--output json prints the final status as one document).
     """
-    previous_lines = 0
+    if live and not quiet:
+        from rich.console import Console
+        from rich.live import Live
+        from rich.text import Text
+
+        with Live(console=console or Console(), auto_refresh=False, transient=False) as display:
+
+            def redraw(status: JobStatus, now: dt.datetime) -> None:
+                display.update(Text(format_status(status, now=now)), refresh=True)
+
+            return _poll(
+                sagemaker=sagemaker,
+                job_name=job_name,
+                interval_s=interval_s,
+                on_status=redraw,
+                sleep=sleep,
+                clock=clock,
+            )
     last_state = ""
-    while True:
-        status = describe_job(sagemaker=sagemaker, job_name=job_name)
-        now = clock()
+
+    def log_changes(status: JobStatus, now: dt.datetime) -> None:
+        nonlocal last_state
         if quiet:
-            pass
-        elif live:
-            block = format_status(status, now=now)
-            # Cursor up over the previous block, then clear to the end of the screen.
-            rewind = f"\x1b[{previous_lines}F\x1b[J" if previous_lines else ""
-            write(rewind + block + "\n")
-            previous_lines = block.count("\n") + 1
-        elif status.state != last_state:
+            return
+        if status.state != last_state:
             elapsed = format_duration(status.elapsed(now=now))
             write(f"{now:%H:%M:%S}  {job_name}  {status.state}  elapsed {elapsed}\n")
         last_state = status.state
         if status.finished:
-            if not live and not quiet:
-                write(format_status(status, now=now) + "\n")
+            write(format_status(status, now=now) + "\n")
+
+    return _poll(
+        sagemaker=sagemaker,
+        job_name=job_name,
+        interval_s=interval_s,
+        on_status=log_changes,
+        sleep=sleep,
+        clock=clock,
+    )
+
+
+def _poll(
+    *,
+    sagemaker: Any,
+    job_name: str,
+    interval_s: float,
+    on_status: Callable[[JobStatus, dt.datetime], None],
+    sleep: Callable[[float], None],
+    clock: Callable[[], dt.datetime],
+) -> JobStatus:
+    while True:
+        status = describe_job(sagemaker=sagemaker, job_name=job_name)
+        on_status(status, clock())
+        if status.finished:
             return status
         sleep(interval_s)

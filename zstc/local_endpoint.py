@@ -53,6 +53,7 @@ from zstc.model_server_settings import (
     ModelServerSettings,
     transform_job_environment,
 )
+from zstc.server_supervisor import REMOVE_IF_ORPHANED, STOP_REQUEST
 from zstc.toolkit_mms_config import ToolkitConfigError, toolkit_mms_properties
 
 # The container registers its one model under this name (sagemaker_inference.model_server).
@@ -152,7 +153,8 @@ def _read_log(path: Path) -> str:
 
 def _worker_lines(log_text: str) -> list[str]:
     """What the Python worker printed, without MMS's per-line log prefix."""
-    return [match.group(1) for match in map(_WORKER_OUTPUT.search, log_text.splitlines()) if match]
+    lines = log_text.split("\n")
+    return [match.group(1) for match in map(_WORKER_OUTPUT.search, lines) if match]
 
 
 def load_failure_cause(log_text: str) -> str | None:
@@ -389,11 +391,15 @@ class LocalEndpoint:
         ]
         lifeline_read, self._lifeline = os.pipe()
         try:
+            # Should this process die, the supervisor removes the temporary directories too.
+            temporary = [run_dir, *([self.log_dir] if self._owns_log_dir else [])]
+            removals = [str(word) for path in temporary for word in (REMOVE_IF_ORPHANED, path)]
+            supervised = [sys.executable, "-I", str(SUPERVISOR), str(lifeline_read), *removals]
             with self.server_log.open("wb") as log:
                 # A session of its own: a terminal's Ctrl-C or hang-up reaches this process only,
                 # which then stops the server in order.
                 self._supervisor = subprocess.Popen(
-                    [sys.executable, "-I", str(SUPERVISOR), str(lifeline_read), "--", *command],
+                    [*supervised, "--", *command],
                     cwd=run_dir,
                     env=server_env,
                     stdin=subprocess.DEVNULL,
@@ -402,6 +408,12 @@ class LocalEndpoint:
                     pass_fds=(lifeline_read,),
                     start_new_session=True,
                 )
+        except BaseException:
+            os.close(self._lifeline)
+            self._lifeline = None
+            self._run_dir = None
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
         finally:
             os.close(lifeline_read)
         try:
@@ -488,8 +500,11 @@ class LocalEndpoint:
             self._owns_log_dir = False
 
     def _end_supervisor(self, supervisor: subprocess.Popen[bytes], timeout_s: float) -> None:
-        """Closes the lifeline (the supervisor then ends the server) and waits for it."""
+        """Asks the supervisor to end the server, over the lifeline, and waits for it."""
         if self._lifeline is not None:
+            # A supervisor that already ended (the front end died) has closed its end.
+            with contextlib.suppress(BrokenPipeError):
+                os.write(self._lifeline, STOP_REQUEST)
             os.close(self._lifeline)
             self._lifeline = None
         try:

@@ -1,6 +1,6 @@
 """Keeps the local model server's process tree from outliving its front end or its owner.
 
-Run as: python -I server_supervisor.py LIFELINE_FD -- COMMAND [ARG...]
+Run as: python -I server_supervisor.py LIFELINE_FD [--remove-if-orphaned PATH]... -- COMMAND...
 (isolated from the caller's environment and working directory: the standard library and psutil).
 
 multi-model-server (MMS) 1.1.11 is three generations of processes: the launcher
@@ -18,11 +18,14 @@ children), fires when the parent *thread* exits, and exists on Linux only.
 So this supervisor starts COMMAND as the leader of a new process group, which the front end and
 its workers inherit, and ends the whole group as soon as one of these happens:
 - the launcher exits: the front end is gone, so its workers must go too;
-- LIFELINE_FD reaches end of file: the owner closed its end to stop the server, or the owner
-  died; the kernel closes a dead process's descriptors however it died, SIGKILL included;
+- LIFELINE_FD says stop: the owner writes STOP_REQUEST, then closes its end;
+- LIFELINE_FD reaches end of file without it: the owner died; the kernel closes a dead
+  process's descriptors however it died, SIGKILL included. Nobody is left to clean up, so the
+  supervisor also removes the --remove-if-orphaned paths (the server's temporary directories);
 - the supervisor gets SIGTERM.
 The owner starts the supervisor in a session of its own, so a terminal's SIGINT and SIGHUP reach
-only the owner, which decides what to do. Exit status: 0 when asked to stop, else 1.
+only the owner, which decides what to do. Exit status: 1 when the front end exited on its own,
+else 0.
 """
 
 from __future__ import annotations
@@ -30,10 +33,12 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 
 import psutil
@@ -43,6 +48,9 @@ GRACE_SECONDS = 2.0
 # After SIGKILL, how long to wait for the group to be gone (reaped) before giving up.
 KILL_WAIT_SECONDS = 10.0
 _POLL_SECONDS = 0.2
+# What the owner writes on the lifeline before closing it, when it stops the server on purpose.
+STOP_REQUEST = b"s"
+REMOVE_IF_ORPHANED = "--remove-if-orphaned"
 
 
 def _say(message: str) -> None:
@@ -102,8 +110,9 @@ def end_process_group(launcher: subprocess.Popen[bytes]) -> None:
         )
 
 
-def supervise(lifeline_fd: int, command: list[str]) -> int:
+def supervise(lifeline_fd: int, command: list[str], *, remove_if_orphaned: list[Path]) -> int:
     stop_requested = False
+    orphaned = False
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
         nonlocal stop_requested
@@ -126,18 +135,30 @@ def supervise(lifeline_fd: int, command: list[str]) -> int:
                 exit_status = 1
                 break
             readable, _, _ = select.select([lifeline_fd], [], [], _POLL_SECONDS)
-            if readable and not os.read(lifeline_fd, 1):
+            if readable:
+                orphaned = os.read(lifeline_fd, len(STOP_REQUEST)) != STOP_REQUEST
                 break
     finally:
         end_process_group(launcher)
+        if orphaned:
+            for path in remove_if_orphaned:
+                shutil.rmtree(path, ignore_errors=True)
     return exit_status
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 3 or argv[1] != "--" or not argv[0].isdigit():
-        _say("usage: server_supervisor.py LIFELINE_FD -- COMMAND [ARG...]")
+    usage = f"usage: server_supervisor.py LIFELINE_FD [{REMOVE_IF_ORPHANED} PATH]... -- COMMAND..."
+    if "--" not in argv or not argv or not argv[0].isdigit():
+        _say(usage)
         return 2
-    return supervise(int(argv[0]), argv[2:])
+    separator = argv.index("--")
+    options, command = argv[1:separator], argv[separator + 1 :]
+    if not command or len(options) % 2 or set(options[::2]) - {REMOVE_IF_ORPHANED}:
+        _say(usage)
+        return 2
+    return supervise(
+        int(argv[0]), command, remove_if_orphaned=[Path(path) for path in options[1::2]]
+    )
 
 
 if __name__ == "__main__":

@@ -16,16 +16,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_errors import error_code
+from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from job_names import NULL_VERSION_ID
 from object_routing import DATASET_MARKER
 
-# CopyObject copies at most 5 GB in one request; larger objects need a multipart copy
-# (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html).
-MAX_COPY_OBJECT_BYTES = 5 * 1024**3
-# Server-side copies of a dataset's parts run side by side, so a dataset of a few thousand
-# parts is pinned within the Lambda's timeout. boto3 clients may be shared between threads.
+# Server-side copies run side by side: a dataset's parts, and the parts of one large object, so
+# pinning stays far within the Lambda's timeout. boto3 clients may be shared between threads.
 COPY_WORKERS = 16
+# CopyObject copies at most 5 GB in one request; larger objects need a multipart copy
+# (UploadPartCopy; https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html). Above
+# this size boto3's managed copy splits the object into parts copied in parallel
+# (s3transfer/copies.py: HeadObject of the exact version, then CreateMultipartUpload and
+# UploadPartCopy, each given the same VersionId and CopySourceIfMatch); below it one
+# CopyObject is quicker.
+MULTIPART_COPY_THRESHOLD = 256 * 1024**2
 # What S3 answers when CopySourceIfMatch no longer matches the source: 412 PreconditionFailed.
 _SOURCE_CHANGED = frozenset({"PreconditionFailed", "412"})
 
@@ -72,9 +77,34 @@ def copy_request(
     return request
 
 
-def _copy(*, s3: Any, bucket: str, source: SourceVersion, request: dict[str, Any]) -> None:
+def _copy(
+    *,
+    s3: Any,
+    bucket: str,
+    source: SourceVersion,
+    request: dict[str, Any],
+    multipart_threshold: int,
+) -> None:
     try:
-        s3.copy_object(**request)
+        if (source.size or 0) <= multipart_threshold:
+            s3.copy_object(**request)
+            return
+        extra_args = {
+            name: value
+            for name, value in request.items()
+            if name not in ("Bucket", "Key", "CopySource")
+        }
+        s3.copy(
+            request["CopySource"],
+            request["Bucket"],
+            request["Key"],
+            ExtraArgs=extra_args,
+            Config=TransferConfig(
+                multipart_threshold=multipart_threshold,
+                multipart_chunksize=multipart_threshold,
+                max_concurrency=COPY_WORKERS,
+            ),
+        )
     except ClientError as error:
         if error_code(error) in _SOURCE_CHANGED:
             raise PinningError(
@@ -86,22 +116,29 @@ def _copy(*, s3: Any, bucket: str, source: SourceVersion, request: dict[str, Any
 
 
 def pin_versions(
-    *, s3: Any, bucket: str, sources: list[SourceVersion], folder: str, kms_key_id: str
+    *,
+    s3: Any,
+    bucket: str,
+    sources: list[SourceVersion],
+    folder: str,
+    kms_key_id: str,
+    multipart_threshold: int = MULTIPART_COPY_THRESHOLD,
 ) -> None:
     """Copies every source version into `folder`; raises on the first copy that failed."""
-    too_large = [source.key for source in sources if (source.size or 0) > MAX_COPY_OBJECT_BYTES]
-    if too_large:
-        raise PinningError(
-            f"{too_large[0]} is larger than 5 GB, the most one copy can pin; upload it as a "
-            "dataset of smaller parts (zstc batch submit --split-mb)"
-        )
     requests = [
         (source, copy_request(bucket=bucket, source=source, folder=folder, kms_key_id=kms_key_id))
         for source in sources
     ]
     with ThreadPoolExecutor(max_workers=max(1, min(COPY_WORKERS, len(requests)))) as pool:
         copies = [
-            pool.submit(_copy, s3=s3, bucket=bucket, source=source, request=request)
+            pool.submit(
+                _copy,
+                s3=s3,
+                bucket=bucket,
+                source=source,
+                request=request,
+                multipart_threshold=multipart_threshold,
+            )
             for source, request in requests
         ]
         for copy in copies:

@@ -362,6 +362,9 @@ def test_trigger_reads_only_upload_versions_and_writes_only_its_own_prefixes(
     assert suffixes(read) == ["/datasets/*", "/input/*"]
     write = statements["WriteManifestsAndPinnedInputs"]
     assert write["Action"] == "s3:PutObject"
+    abort = statements["AbortPinningCopies"]
+    assert abort["Action"] == "s3:AbortMultipartUpload"
+    assert suffixes(abort) == ["/pinned-inputs/*"]
     listing = statements["ListDatasetPartVersions"]
     assert listing["Action"] == "s3:ListBucketVersions"
     assert listing["Resource"] == bucket

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 
 import pytest
-from batch_events import BUCKET, event_for, s3_notification, sqs_event, sqs_record
+from batch_events import BUCKET, KEY_ARN, event_for, sqs_event
 from trigger import handle_sqs_batch
+from version_pinning import SourceVersion, pin_versions
 
 NO_FAILURES: dict[str, list[Any]] = {"batchItemFailures": []}
+MIB = 1024 * 1024
 
 
 def run(moto_aws: Any, settings: Any, event: dict[str, Any]) -> dict[str, Any]:
@@ -163,27 +166,42 @@ def test_with_versioning_suspended_bytes_overwritten_before_the_copy_are_never_m
     assert "was overwritten before its upload could be copied" in refused.getMessage()
 
 
-def test_an_object_too_large_to_copy_in_one_request_is_refused_with_advice(
-    moto_aws: Any, trigger_settings: Any, caplog: pytest.LogCaptureFixture
+def test_a_large_object_is_copied_in_parts_and_still_exactly_its_version(
+    moto_aws: Any,
 ) -> None:
-    uploaded = moto_aws.put("input/huge.jsonl")
-    notification = s3_notification(
-        key=uploaded["key"],
-        size=5 * 1024**3 + 1,
-        etag=uploaded["etag"],
-        version_id=uploaded["version_id"],
-        sequencer=uploaded["sequencer"],
+    """CopyObject stops at 5 GB, and one copy of several GB could outlast the Lambda's timeout;
+    above the threshold the version is copied as parallel UploadPartCopy parts."""
+    first_body = os.urandom(12 * MIB)
+    first = moto_aws.put("input/big.jsonl", first_body)
+    moto_aws.put("input/big.jsonl", b'{"inputs": "overwritten"}\n')
+    operations: list[str] = []
+    moto_aws.s3.meta.events.register(
+        "before-call.s3", lambda model, **_: operations.append(model.name)
     )
 
-    with caplog.at_level(logging.INFO):
-        response = run(
-            moto_aws, trigger_settings, sqs_event(sqs_record(notification, message_id="m-1"))
-        )
+    pin_versions(
+        s3=moto_aws.s3,
+        bucket=BUCKET,
+        sources=[
+            SourceVersion(
+                key="input/big.jsonl",
+                version_id=first["version_id"],
+                etag=first["etag"],
+                size=first["size"],
+                relative_key="big.jsonl",
+            )
+        ],
+        folder="pinned-inputs/zstc-job/",
+        kms_key_id=KEY_ARN,
+        # S3's smallest part is 5 MiB; the deployed threshold is 256 MiB.
+        multipart_threshold=5 * MIB,
+    )
 
-    assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
-    assert started_jobs(moto_aws) == []
-    assert "larger than 5 GB" in caplog.text
-    assert "--split-mb" in caplog.text
+    copy = moto_aws.s3.get_object(Bucket=BUCKET, Key="pinned-inputs/zstc-job/big.jsonl")
+    assert copy["Body"].read() == first_body
+    assert copy["SSEKMSKeyId"] == KEY_ARN
+    assert operations.count("UploadPartCopy") >= 2
+    assert "CopyObject" not in operations
 
 
 def test_a_version_deleted_before_the_copy_is_a_permanent_failure(

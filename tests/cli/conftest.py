@@ -97,7 +97,7 @@ def deployed(aws_credentials: None) -> Iterator[DeployedZstc]:
         )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tiny_served_model_dir(
     tiny_nli_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
@@ -107,11 +107,12 @@ def tiny_served_model_dir(
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def local_endpoint(
     tiny_served_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalEndpoint]:
-    """One real multi-model-server per test module: JVM and torch start-up cost seconds."""
+    """One real multi-model-server for the CLI tests: JVM and torch start-up cost seconds, and
+    no test changes the server's state."""
     endpoint = LocalEndpoint(
         tiny_served_model_dir,
         port=find_free_port(),

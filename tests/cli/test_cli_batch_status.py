@@ -118,24 +118,33 @@ def test_watch_refreshes_until_failed_and_reports_the_reason() -> None:
 
 
 def test_live_view_redraws_in_place() -> None:
+    from rich.console import Console
+
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     stubber = Stubber(sagemaker)
     stubber.add_response("describe_transform_job", _describe("InProgress"))
     stubber.add_response("describe_transform_job", _describe("Completed", ended=True))
-    frames: list[str] = []
+    terminal = io.StringIO()
+    logged: list[str] = []
     with stubber:
         watch_job(
             sagemaker=sagemaker,
             job_name="zstc-job",
             interval_s=1,
-            write=frames.append,
+            write=logged.append,
             live=True,
+            console=Console(file=terminal, force_terminal=True, width=120),
             sleep=lambda _: None,
         )
-    assert len(frames) == 2
-    assert not frames[0].startswith("\x1b[")
-    lines_in_first = frames[0].count("\n")
-    assert frames[1].startswith(f"\x1b[{lines_in_first}F\x1b[J")
+    shown = terminal.getvalue()
+    assert logged == []
+    first_block = shown[shown.index("job:") : shown.index("\r")]
+    assert "state:     InProgress" in first_block
+    lines = first_block.count("\n") + 1
+    # rich's Live moves the cursor up over the previous block, erasing each line, then draws the
+    # new one in its place (rich/live_render.py, position_cursor).
+    rewind = "\r" + "\x1b[2K\x1b[1A" * (lines - 1) + "\x1b[2K"
+    assert rewind + "job:       zstc-job\nstate:     Completed" in shown
 
 
 def test_durations_read_naturally() -> None:

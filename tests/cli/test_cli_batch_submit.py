@@ -245,3 +245,52 @@ def test_a_file_the_trigger_would_ignore_is_refused(
     assert main(["batch", "submit", str(source), *deployed.cli_args()]) == 2
     assert "--name: 'data.txt' must end with .jsonl" in capsys.readouterr().err
     assert _keys(deployed) == []
+
+
+def test_a_large_file_goes_up_in_parts_and_names_the_version_it_created(
+    deployed: DeployedZstc, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Above boto3's 8 MB multipart threshold (boto3.s3.transfer.TransferConfig), the managed
+    transfer sends parts and returns no VersionId; the job name must still be the one the
+    trigger gives the version this upload created, not an older or newer one."""
+    long_text = "a long resolution " * 512  # about 9 KB per line
+    records = [
+        {"id": i, "inputs": long_text, "parameters": {"candidate_labels": LABELS}}
+        for i in range(1000)
+    ]
+    source = _write(tmp_path / "large.jsonl", records)
+    assert source.stat().st_size > 8 * 1024 * 1024
+    key = "input/large.jsonl"
+    deployed.s3.put_object(Bucket=deployed.bucket, Key=key, Body=b"an older version\n")
+
+    assert main(["batch", "submit", str(source), *deployed.cli_args()]) == 0
+    out = capsys.readouterr().out
+
+    versions = deployed.s3.list_object_versions(Bucket=deployed.bucket, Prefix=key)["Versions"]
+    newest = next(version for version in versions if version["IsLatest"])
+    head = deployed.s3.head_object(Bucket=deployed.bucket, Key=key)
+    assert "-" in head["ETag"]  # a multipart upload's ETag: "<md5 of part md5s>-<parts>"
+    assert head["SSEKMSKeyId"] == deployed.kms_key_arn
+    assert deployed.s3.get_object(Bucket=deployed.bucket, Key=key)["Body"].read() == (
+        source.read_bytes()
+    )
+    expected = _trigger_job_names().transform_job_name(
+        prefix=JOB_NAME_PREFIX, bucket=deployed.bucket, key=key, version=newest["VersionId"]
+    )
+    assert _printed_job_name(out) == expected
+
+
+def test_upload_progress_reports_every_byte(deployed: DeployedZstc) -> None:
+    from zstc.batch_submit import put_encrypted
+
+    body = b"x" * (9 * 1024 * 1024)
+    sent: list[int] = []
+    put_encrypted(
+        s3=deployed.s3,
+        bucket=deployed.bucket,
+        key="input/progress.jsonl",
+        body=body,
+        kms_key_arn=deployed.kms_key_arn,
+        on_bytes=sent.append,
+    )
+    assert sum(sent) == len(body) and len(sent) > 1

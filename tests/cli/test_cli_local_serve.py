@@ -10,10 +10,12 @@ Also the --model forms it accepts, including a hub id exercised up to the networ
 from __future__ import annotations
 
 import json
+import os
 import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -24,7 +26,7 @@ import psutil
 import pytest
 
 from zstc.cli_errors import CliError
-from zstc.local_commands import resolve_model
+from zstc.local_commands import resolve_model, wait_for_stop
 from zstc.local_endpoint import find_free_port
 
 ZSTC = Path(sys.executable).parent / "zstc"
@@ -75,7 +77,9 @@ def _wait_until_no_server(log_dir: Path, *, timeout_s: float) -> list[psutil.Pro
     return left
 
 
-def _start_serve(model_dir: Path, tmp_path: Path) -> tuple[subprocess.Popen[str], str, Path]:
+def _start_serve(
+    model_dir: Path, tmp_path: Path, *options: str
+) -> tuple[subprocess.Popen[str], str, Path]:
     port = find_free_port()
     log_dir = tmp_path / "logs"
     process = subprocess.Popen(
@@ -91,16 +95,37 @@ def _start_serve(model_dir: Path, tmp_path: Path) -> tuple[subprocess.Popen[str]
             str(tmp_path / "work"),
             "--log-dir",
             str(log_dir),
+            *options,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    _read_line_until(process, "serving at", timeout_s=150)
+    serving_line = _read_line_until(process, "serving at", timeout_s=150)
+    if "--as-batch-model" in options:
+        assert "as the batch model (3600 s timeout)" in serving_line
+    else:
+        assert "as the endpoint model (60 s timeout)" in serving_line
     url = f"http://127.0.0.1:{port}"
     assert _ping(url) == 200
     assert len(_server_processes(log_dir)) >= 4, "supervisor, launcher, Java, worker"
     return process, url, log_dir
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGHUP, signal.SIGTERM, signal.SIGINT])
+def test_wait_for_stop_returns_on_each_stop_signal_and_restores_handlers(
+    stop_signal: signal.Signals,
+) -> None:
+    before = signal.getsignal(stop_signal)
+    threading.Timer(0.2, os.kill, args=(os.getpid(), stop_signal)).start()
+
+    assert wait_for_stop(still_running=lambda: True) == stop_signal
+    assert signal.getsignal(stop_signal) == before
+
+
+def test_wait_for_stop_says_why_the_server_is_gone() -> None:
+    with pytest.raises(CliError, match="stopped unexpectedly: port: 8080 is in use"):
+        wait_for_stop(still_running=lambda: False, exit_reason=lambda: "port: 8080 is in use")
 
 
 def test_serve_stops_cleanly_when_its_terminal_hangs_up(
@@ -123,8 +148,40 @@ def test_serve_stops_cleanly_when_its_terminal_hangs_up(
     assert _ping(url) is None
 
 
+def test_serve_as_the_batch_model_takes_batch_sized_payloads(
+    tiny_nli_model_dir: Path, tmp_path: Path
+) -> None:
+    # 8 MB: above MMS's default limit (6.5 MB, answered 413 by the front end) and SageMaker's
+    # real-time 6 MB, within a transform job's MaxPayloadInMB of 10, which SageMaker passes to
+    # the container as SAGEMAKER_MAX_PAYLOAD_IN_MB (the toolkit's max_request_size). The empty
+    # label list makes the handler answer at once, which proves the body got through.
+    body = json.dumps(
+        {"inputs": "word " * (8 * 1024 * 1024 // 5), "parameters": {"candidate_labels": []}}
+    ).encode()
+    process, url, log_dir = _start_serve(
+        tiny_nli_model_dir, tmp_path, "--as-batch-model", "--max-payload-mb", "10"
+    )
+    try:
+        request = urllib.request.Request(
+            f"{url}/invocations", data=body, headers={"Content-Type": "application/json"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as raised:
+            urllib.request.urlopen(request, timeout=120)
+        assert raised.value.code == 400
+        assert "candidate_labels" in raised.value.read().decode()
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    assert _server_processes(log_dir) == []
+
+
 def test_the_server_goes_when_zstc_is_killed(tiny_nli_model_dir: Path, tmp_path: Path) -> None:
     process, url, log_dir = _start_serve(tiny_nli_model_dir, tmp_path)
+    # The server's private temporary directory (MMS's pid file and sockets).
+    run_dir = Path(
+        next(p for p in _server_processes(log_dir) if p.name() == "java").environ()["TMPDIR"]
+    )
+    assert run_dir.is_dir()
     try:
         # No handler runs on SIGKILL; the supervisor sees its lifeline close.
         process.kill()
@@ -132,6 +189,8 @@ def test_the_server_goes_when_zstc_is_killed(tiny_nli_model_dir: Path, tmp_path:
         left = _wait_until_no_server(log_dir, timeout_s=30)
         assert left == [], [p.cmdline()[:2] for p in left]
         assert _ping(url) is None
+        assert not run_dir.exists()
+        assert (log_dir / "server.log").is_file(), "a --log-dir given is the user's: kept"
     finally:
         for leftover in _server_processes(log_dir):
             leftover.kill()

@@ -196,3 +196,81 @@ def test_cli_eval_endpoint_uses_the_named_endpoint(
     stubber.assert_no_pending_responses()
     assert f"classified by endpoint {ENDPOINT}" in out
     assert "accuracy" in out and "Confusion matrix" in out
+
+
+def test_cli_eval_endpoint_finds_the_endpoint_name_in_the_stack_outputs(
+    in_process: tuple[EvaluationReport, RecordingClassifier],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """CloudFormation is moto's (a real stack with the EndpointName output); InvokeEndpoint is
+    stubbed, since moto answers every invocation with fixed text (DESIGN.md, moto 5)."""
+    from moto import mock_aws
+
+    from zstc.cli_context import Settings
+
+    for variable, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }.items():
+        monkeypatch.setenv(variable, value)
+    _, recorder = in_process
+    runtime, stubber = _stubbed_runtime(recorder.exchanges[: len(recorder.exchanges) // 2])
+    real_client = Settings.client
+
+    def client(settings: Settings, service: str) -> object:
+        return runtime if service == "sagemaker-runtime" else real_client(settings, service)
+
+    monkeypatch.setattr(Settings, "client", client)
+    with mock_aws():
+        boto3.client("cloudformation", region_name="eu-west-1").create_stack(
+            StackName="EvalTest-Endpoint",
+            TemplateBody=json.dumps(
+                {
+                    "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+                    "Outputs": {"EndpointName": {"Value": ENDPOINT}},
+                }
+            ),
+        )
+        code = main(
+            ["eval", "--endpoint", "--stack-prefix", "EvalTest", "--template", TEMPLATES[0]]
+        )
+    assert code == 0, capsys.readouterr().err
+    stubber.assert_no_pending_responses()
+    assert f"classified by endpoint {ENDPOINT}" in capsys.readouterr().out
+
+
+def test_results_mode_on_a_real_local_batch_output_equals_classifying_directly(
+    local_endpoint: LocalEndpoint,
+    in_process: tuple[EvaluationReport, RecordingClassifier],
+    tmp_path: Path,
+) -> None:
+    """The documented flow: strip the truth fields, run the batch (here `zstc local batch`, the
+    same semantics as the transform job), then score its output with --results."""
+    from zstc.evaluation.eval_command import evaluate_batch_output
+    from zstc.local_batch import run_local_batch
+
+    sample = read_labelled_sample(BUNDLED_SAMPLE)
+    batch_input = tmp_path / "batch.jsonl"
+    batch_input.write_text(
+        "".join(
+            json.dumps({k: v for k, v in json.loads(line).items() if k != "label"}) + "\n"
+            for line in BUNDLED_SAMPLE.read_text(encoding="utf-8").splitlines()
+        ),
+        encoding="utf-8",
+    )
+    output = tmp_path / "batch.jsonl.out"
+    run_local_batch(
+        input_path=batch_input,
+        output_path=output,
+        url=local_endpoint.url,
+        progress=False,
+        default_labels=list(sample.labels),
+    )
+    scored = evaluate_batch_output(sample, results_path=output, wording=as_written(sample.labels))
+    direct = in_process[0].results[0]  # the default template, as the batch lines carry none
+    assert scored.results[0].metrics.per_example == direct.metrics.per_example
+    assert [p.ranked for p in scored.results[0].predictions] == [
+        p.ranked for p in direct.predictions
+    ]

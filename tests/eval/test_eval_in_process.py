@@ -138,3 +138,50 @@ def test_a_request_the_inference_code_refuses_is_a_clear_error(
 def test_a_directory_without_inference_code_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CliError, match=r"has no code/inference\.py"):
         InProcessInference(tmp_path)
+
+
+def test_a_multi_label_sample_is_sent_as_multi_label_and_scored_per_label(
+    tiny_model_tarball_dir: Path, tmp_path: Path
+) -> None:
+    from eval_test_support import write_jsonl
+
+    from zstc.evaluation.metrics import MultiLabelMetrics
+
+    sample = read_labelled_sample(
+        write_jsonl(
+            tmp_path / "multi.jsonl",
+            [
+                {
+                    "id": 1,
+                    "inputs": "Run a marathon and save money",
+                    "labels": ["Health", "Finance"],
+                },
+                {"id": 2, "inputs": "Learn Spanish", "labels": ["Education"]},
+                {"id": 3, "inputs": "Nothing this year", "labels": []},
+            ],
+        )
+    )
+    recorder = RecordingClassifier(InProcessInference(tiny_model_tarball_dir))
+    report = evaluate(
+        sample,
+        targets=[Target(description="tiny", open=lambda: recorder)],
+        wordings=[as_written(sample.labels)],
+    )
+    sent = [json.loads(line) for body, _ in recorder.exchanges for line in body.splitlines()]
+    assert all(record["parameters"]["multi_label"] is True for record in sent)
+    [result] = report.results
+    assert isinstance(result.metrics, MultiLabelMetrics)
+    assert report.headline_name == "per-text F1"
+    # Independent per-label scores (a sigmoid each), not a softmax that sums to 1.
+    assert any(abs(sum(prediction.scores.values()) - 1) > 1e-3 for prediction in result.predictions)
+    assert [row.label for row in result.metrics.per_label] == ["Health", "Finance", "Education"]
+    assert 0 <= result.metrics.best_threshold <= 1
+
+
+def test_without_torch_in_process_eval_says_what_to_install(
+    tiny_model_tarball_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # None in sys.modules makes `import torch` raise ImportError, as when it is not installed.
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(CliError, match=r"pip install 'zstc\[local\]', or classify elsewhere"):
+        InProcessInference(tiny_model_tarball_dir)

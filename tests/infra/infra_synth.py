@@ -1,7 +1,8 @@
 """Synthesizes the whole zstc app for one config, once per test session, with cdk-nag on.
 
 Every gate (cdk-nag, cfn-lint, IAM) walks every stack the app creates, so a stack added later
-is covered without touching the gates.
+is covered without touching the gates. The notification walker runs on every config any test
+synthesizes here: a publisher its target would refuse fails that synth.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
+from notification_walk import notification_findings
 
 from stacks.app_wiring import ZstcStacks, build_stacks
 from stacks.config import ZstcConfig, load_config
@@ -93,6 +95,13 @@ def cdk_json_context() -> dict[str, Any]:
     return context
 
 
+def _require_deliverable_notifications(templates: dict[str, dict[str, Any]]) -> None:
+    findings = notification_findings(templates)
+    if findings:
+        listed = "\n".join(str(finding) for finding in findings)
+        raise AssertionError(f"publishers their targets would refuse:\n{listed}")
+
+
 @cache
 def _synth(context_items: tuple[tuple[str, Any], ...]) -> SynthesizedApp:
     context = {**cdk_json_context(), **dict(context_items)}
@@ -116,8 +125,10 @@ def _synth(context_items: tuple[tuple[str, Any], ...]) -> SynthesizedApp:
             path.name.removesuffix(".template.json"): json.loads(path.read_text(encoding="utf-8"))
             for path in outdir.glob("*.template.json")
         }
+        _require_deliverable_notifications(templates)
         return SynthesizedApp(config, stacks, outdir, templates, violations, _acknowledgments(app))
     templates = {stack.stack_name: stack.template for stack in assembly.stacks}
+    _require_deliverable_notifications(templates)
     return SynthesizedApp(
         config, stacks, outdir, templates, _nag_violations(outdir), _acknowledgments(app)
     )

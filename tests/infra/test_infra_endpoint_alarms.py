@@ -6,11 +6,11 @@ https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Capture, Match, Template
+from cloudwatch_filter_pattern import cloudwatch_term_matches
 from infra_synth import CPU_ENDPOINT, DEFAULT, SynthesizedApp, resources_of_type, synth
 
 from inference_code.server_error_log import SERVER_ERROR_MARKER
@@ -44,35 +44,19 @@ def _topic_ref(raw: dict[str, Any]) -> dict[str, str]:
     return {"Ref": topic_id}
 
 
-# CloudWatch Logs filter pattern semantics for unstructured log events, as documented in
-# https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatternSyntax.html
-# ("Matching terms in unstructured log events"): matching is case sensitive, and a term that
-# holds non-alphanumeric characters must be enclosed in double quotes to be matched exactly.
-# This evaluator implements only that one form and refuses every other pattern, so it is
-# stricter than CloudWatch: an unquoted "ZSTC_SERVER_ERROR" is an error here, not a match.
-_QUOTED_TERM = re.compile(r'^"([^"\\]+)"$')
-
-
-def cloudwatch_term_matches(filter_pattern: str, message: str) -> bool:
-    quoted = _QUOTED_TERM.fullmatch(filter_pattern)
-    if quoted is None:
-        raise ValueError(f"not a single double-quoted term: {filter_pattern!r}")
-    return quoted.group(1) in message
-
-
 def _container_line(thread: str, level: str, message: str) -> str:
     """A line as the serving container prints it to stdout, which SageMaker sends to the
     endpoint's log group.
 
     multi-model-server relays each line its Python worker writes through the WorkerLifeCycle
-    logger, thread "W-<port>-<model>-stdout" (INFO) or "-stderr" (WARN)
+    logger, thread "W-<socket>-stdout" (INFO) or "-stderr" (WARN)
     (awslabs/multi-model-server, frontend/server/src/main/java/com/amazonaws/ml/mms/wlm/
     WorkerLifeCycle.java, ReaderThread.run), with the STDOUT layout of sagemaker-inference's
     log4j2.xml: "%d{ISO8601} [%-5p] %t %c - %m%n" (aws/sagemaker-inference-toolkit,
     src/sagemaker_inference/etc/log4j2.xml).
     """
     return (
-        f"2026-11-25T22:41:07,512 [{level:<5}] W-9000-model-{thread} "
+        f"2026-11-25T23:13:08,736 [{level:<5}] W-model-1-{thread} "
         f"com.amazonaws.ml.mms.wlm.WorkerLifeCycle - {message}"
     )
 

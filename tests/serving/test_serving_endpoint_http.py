@@ -212,19 +212,3 @@ def test_unsupported_accept_gets_400(endpoint: LocalEndpoint) -> None:
     message = _error_message(endpoint.invoke(_request(TEXT), accept="text/csv"))
 
     assert "Accept" in message and "text/csv" in message
-
-
-def test_batch_sized_payloads_reach_the_handler_of_a_batch_model(
-    tiny_nli_model_dir: Path, tmp_path: Path
-) -> None:
-    # 8 MB: above MMS's default limit (6.5 MB, answered 413 by the front end) and SageMaker's
-    # real-time 6 MB, within a transform job's MaxPayloadInMB of 10, which SageMaker passes to
-    # the container as SAGEMAKER_MAX_PAYLOAD_IN_MB (the toolkit's max_request_size). The empty
-    # label list makes the handler answer at once, which proves the body got through.
-    model_dir = prepare_model_dir(tmp_path / "model", weights_dir=tiny_nli_model_dir)
-    body = _request("word " * (8 * 1024 * 1024 // 5), labels=[])
-
-    with LocalEndpoint.for_batch(model_dir, port=find_free_port(), max_payload_mb=10) as batch:
-        message = _error_message(batch.invoke(body))
-
-    assert "candidate_labels" in message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ BART_MNLI_REPO = (
     "tokenizer_config.json",
     "vocab.json",
 )
+BART_MNLI_LABEL2ID = {"contradiction": 0, "neutral": 1, "entailment": 2}
 BIN_ONLY_REPO = ("config.json", "pytorch_model.bin", "vocab.txt", "tokenizer_config.json")
 
 
@@ -49,7 +51,12 @@ class FakeHub:
         selected = filter_repo_objects(self.repo_files, allow_patterns=kwargs["allow_patterns"])
         for name in selected:
             (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
-            (snapshot / name).write_text(f"contents of {name}")
+            (snapshot / name).write_text(
+                # The real config.json is JSON, and packaging reads its labels: bart-large-mnli's.
+                json.dumps({"label2id": BART_MNLI_LABEL2ID})
+                if name == "config.json"
+                else f"contents of {name}"
+            )
         return str(snapshot)
 
 

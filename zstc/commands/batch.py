@@ -407,6 +407,7 @@ def status(job: str | None, watch: bool, interval: float) -> int:
             write=lambda text: (sys.stdout.write(text), sys.stdout.flush()),
             live=sys.stdout.isatty() and not options.json_output,
             quiet=options.json_output,
+            console=stdout_console(),
         )
         if options.json_output:
             _echo_json(final.as_dict(now=dt.datetime.now(dt.UTC)))

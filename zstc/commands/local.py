@@ -46,6 +46,20 @@ def model_options(function: click.decorators.FC) -> click.decorators.FC:
 @click.option(
     "--log-dir", type=click.Path(path_type=Path), help="Server log directory (default: temp)."
 )
+@click.option(
+    "--as-batch-model",
+    is_flag=True,
+    help="Configure the server as the batch transform model (3600 s timeout, --max-payload-mb "
+    "as its request limit) instead of the endpoint model (60 s), e.g. for `zstc local batch "
+    "--url`.",
+)
+@click.option(
+    "--max-payload-mb",
+    type=click.IntRange(1, 100),
+    default=6,
+    show_default=True,
+    help="With --as-batch-model: the transform job's MaxPayloadInMB.",
+)
 @global_options
 def serve(
     model: str | None,
@@ -53,6 +67,8 @@ def serve(
     work_dir: Path | None,
     port: int,
     log_dir: Path | None,
+    as_batch_model: bool,
+    max_payload_mb: int,
 ) -> int:
     """Serve a model on localhost with the container's model server (GET /ping, POST
     /invocations) until Ctrl-C, SIGTERM or a closed terminal.
@@ -66,19 +82,46 @@ def serve(
     started = time.monotonic()
     resolved = resolve_model(model=model, revision=revision, work_dir=work_dir)
     info(f"model: {resolved.description}\nmodel dir: {resolved.model_dir}")
-    endpoint = LocalEndpoint(
-        resolved.model_dir, port=port, log_dir=log_dir, source=resolved.description
-    )
+    # Configured as the deployed model it stands for (zstc/model_server_settings.py).
+    if as_batch_model:
+        endpoint = LocalEndpoint.for_batch(
+            resolved.model_dir,
+            port=port,
+            max_payload_mb=max_payload_mb,
+            log_dir=log_dir,
+            source=resolved.description,
+        )
+    else:
+        endpoint = LocalEndpoint(
+            resolved.model_dir, port=port, log_dir=log_dir, source=resolved.description
+        )
     try:
         endpoint.start()
     except LocalEndpointError as error:
         raise CliError(str(error)) from error
     try:
         info(f"server log: {endpoint.server_log}")
-        click.echo(
-            f"serving at {endpoint.url} (GET /ping, POST /invocations); "
-            f"ready in {time.monotonic() - started:.1f}s; Ctrl-C to stop"
-        )
+        ready_s = time.monotonic() - started
+        model_kind = "batch" if as_batch_model else "endpoint"
+        timeout_s = endpoint.model_server.timeout_seconds
+        if settings().json_output:
+            # One line a script can read to learn where the server listens.
+            document = {"url": endpoint.url, "model_dir": str(resolved.model_dir)}
+            click.echo(
+                json.dumps(
+                    {
+                        **document,
+                        "ready_s": round(ready_s, 1),
+                        "configured_as": model_kind,
+                        "timeout_s": timeout_s,
+                    }
+                )
+            )
+        else:
+            click.echo(
+                f"serving at {endpoint.url} (GET /ping, POST /invocations) as the {model_kind} "
+                f"model ({timeout_s} s timeout); ready in {ready_s:.1f}s; Ctrl-C to stop"
+            )
         # Ctrl-C, SIGTERM and a closed terminal (SIGHUP) all stop the server in order.
         wait_for_stop(still_running=lambda: endpoint.running, exit_reason=endpoint.exit_reason)
     finally:

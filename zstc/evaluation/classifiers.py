@@ -76,7 +76,14 @@ class InProcessInference:
         self._names = tuple(path.stem for path in self.code_dir.glob("*.py"))
         self._modules: dict[str, ModuleType] = {}
         with self._own_modules():
-            inference = importlib.import_module("inference")
+            try:
+                inference = importlib.import_module("inference")
+            except ImportError as error:
+                raise CliError(
+                    f"in-process eval needs what the container has ({error}): pip install "
+                    "'zstc[local]', or classify elsewhere with --local, --endpoint or --results",
+                    exit_code=2,
+                ) from error
             self._modules = {name: sys.modules[name] for name in self._names if name in sys.modules}
             # The toolkit calls model_fn(model_dir) once per worker (handler_service.initialize).
             self._model = inference.model_fn(str(self.model_dir))

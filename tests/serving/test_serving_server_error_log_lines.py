@@ -1,0 +1,104 @@
+"""Marked server errors reach the container's output once per failure, and the endpoint's
+metric filter counts exactly those lines.
+
+The real multi-model-server and the Hugging Face toolkit's handler serve a model directory
+whose code/inference.py fails in predict_fn: as the server (logging SERVER_ERROR_MARKER, the
+way inference_code logs a server failure) or as the caller's mistake (a plain exception, no
+marker). What the server prints is what SageMaker sends to the endpoint's log group: each line
+a Python worker writes is relayed by the front end (awslabs/multi-model-server,
+frontend/server/src/main/java/com/amazonaws/ml/mms/wlm/WorkerLifeCycle.java, ReaderThread). The
+filter pattern is the one the endpoint stack synthesizes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cloudwatch_filter_pattern import cloudwatch_term_matches
+
+from inference_code.server_error_log import SERVER_ERROR_MARKER
+from stacks.endpoint_alarms import server_error_filter_pattern
+from zstc.local_endpoint import LocalEndpoint, find_free_port
+
+SERVER_FAILURES = 2
+CALLER_MISTAKES = 3
+
+# Logs a server failure with the marker on its first line and the traceback below it, then
+# fails without the marker in the exception's text; a caller's mistake is a plain exception.
+FAILING_INFERENCE_CODE = """
+import json
+import logging
+
+logger = logging.getLogger("zstc.inference")
+MARKER = {marker!r}
+
+
+def model_fn(model_dir):
+    return "model"
+
+
+def input_fn(body, content_type):
+    return json.loads(body)
+
+
+def predict_fn(data, model):
+    if data["inputs"] == "fail as the server":
+        try:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        except RuntimeError as error:
+            logger.error(
+                "%s stage=predict_fn error=%s: %s", MARKER, type(error).__name__, error,
+                exc_info=True,
+            )
+        raise RuntimeError("the server failed while handling this request")
+    raise ValueError("parameters.candidate_labels: expected a non-empty list of labels")
+
+
+def output_fn(prediction, accept):
+    return json.dumps(prediction)
+"""
+
+
+@pytest.fixture(scope="module")
+def server_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+    model_dir = tmp_path_factory.mktemp("failing-model")
+    (model_dir / "code").mkdir()
+    (model_dir / "code" / "inference.py").write_text(
+        FAILING_INFERENCE_CODE.format(marker=SERVER_ERROR_MARKER), encoding="utf-8"
+    )
+    server = LocalEndpoint(
+        model_dir, port=find_free_port(), log_dir=tmp_path_factory.mktemp("failing-logs")
+    )
+    with server:
+        for _ in range(SERVER_FAILURES):
+            answer = server.invoke(json.dumps({"inputs": "fail as the server"}))
+            assert answer.status == 400, answer.text
+        for _ in range(CALLER_MISTAKES):
+            answer = server.invoke(json.dumps({"inputs": "a caller's mistake"}))
+            assert answer.status == 400, answer.text
+            assert "candidate_labels" in answer.text
+        log_path: Path = server.server_log
+        yield log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+
+
+def test_the_filter_counts_one_line_per_server_failure(server_log: list[str]) -> None:
+    matching = [
+        line for line in server_log if cloudwatch_term_matches(server_error_filter_pattern(), line)
+    ]
+    assert len(matching) == SERVER_FAILURES, "\n".join(matching)
+    for line in matching:
+        # Relayed from the worker by the front end, as the container prints it.
+        assert "com.amazonaws.ml.mms.wlm.WorkerLifeCycle - " in line
+        assert f"{SERVER_ERROR_MARKER} stage=predict_fn error=RuntimeError" in line
+
+
+def test_caller_mistakes_and_tracebacks_are_logged_without_the_marker(
+    server_log: list[str],
+) -> None:
+    # The toolkit logs both kinds of failure (with their tracebacks); only the marked line of
+    # each server failure may count.
+    assert sum("candidate_labels" in line for line in server_log) >= CALLER_MISTAKES
+    assert any("Traceback" in line for line in server_log)
