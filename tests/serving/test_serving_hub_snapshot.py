@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,12 @@ BART_MNLI_REPO = (
 BIN_ONLY_REPO = ("config.json", "pytorch_model.bin", "vocab.txt", "tokenizer_config.json")
 
 
+# bart-large-mnli's labels, as its config.json has them: packaging checks the entailment label.
+BART_MNLI_CONFIG = json.dumps(
+    {"model_type": "bart", "label2id": {"contradiction": 0, "neutral": 1, "entailment": 2}}
+)
+
+
 class FakeHub:
     """Stands in for huggingface_hub.snapshot_download: records the calls and, like the real
     one, materializes only the repository files that the allow patterns select."""
@@ -49,7 +56,9 @@ class FakeHub:
         selected = filter_repo_objects(self.repo_files, allow_patterns=kwargs["allow_patterns"])
         for name in selected:
             (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
-            (snapshot / name).write_text(f"contents of {name}")
+            (snapshot / name).write_text(
+                BART_MNLI_CONFIG if name == "config.json" else f"contents of {name}"
+            )
         return str(snapshot)
 
 
