@@ -57,6 +57,7 @@ ENDPOINT_LOG_GROUP_PREFIX = f"/aws/sagemaker/Endpoints/{INTEG_STACK_PREFIX}-"
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CANNOT_START = 2
+EXIT_INTERRUPTED = 130
 
 Runner = Callable[[Sequence[str], Mapping[str, str]], int]
 
@@ -102,7 +103,7 @@ def expected_assertion_count(assembly_dir: Path) -> int:
 def _remove_test_log_groups(*, session: Any, region: str, keep: bool) -> None:
     """The assertion framework's Lambdas log to groups Lambda creates itself, which outlive
     the stacks. They are the run's own debris, not zstc's: removed after a passing run, kept
-    after a failing one, where they explain what the assertions saw."""
+    after a failing or interrupted one, where they explain what the assertions saw."""
     logs = session.client("logs", region_name=region)
     names = log_groups(logs, lambda_log_group_prefixes(list(TEST_STACKS)))
     for name in names:
@@ -142,6 +143,7 @@ def run_integration(
     outputs_file.unlink(missing_ok=True)
     problems: list[str] = []
     stack_names: list[str] = []
+    finished = False
     try:
         _step("deploy the integration stacks and run the assertions (about an hour)")
         deploy_exit = runner(
@@ -176,6 +178,7 @@ def run_integration(
                 stack_prefix=INTEG_STACK_PREFIX,
                 dataset=dataset(run_id),
             )
+        finished = True
     finally:
         _step("destroy the integration stacks")
         destroy_exit = runner(cdk_command("destroy", "--force", assembly_dir=assembly_dir), env)
@@ -196,7 +199,9 @@ def run_integration(
             ],
             settle_seconds=settle_seconds,
         )
-        _remove_test_log_groups(session=session, region=target.region, keep=bool(problems))
+        _remove_test_log_groups(
+            session=session, region=target.region, keep=bool(problems) or not finished
+        )
     if problems:
         print("make integ: FAILED", file=sys.stderr)
         for problem in problems:
@@ -209,7 +214,12 @@ def run_integration(
 def main() -> int:
     import boto3
 
-    return run_integration(session=boto3.session.Session())
+    try:
+        return run_integration(session=boto3.session.Session())
+    except KeyboardInterrupt:
+        # run_integration's own cleanup (destroy, leftovers check) has run by now.
+        print("make integ: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ from aws_cdk import aws_sagemaker as sagemaker
 # The model's own start-up allowances (seconds). bart-large-mnli is 1.6 GB: SageMaker downloads
 # model.tar.gz before the container starts, and in hub mode model_fn downloads the weights
 # itself; both, plus loading onto the GPU, need far more than SageMaker's defaults on a cold
-# instance. Measured load times are in the README ("Deployment and model load time").
+# instance. Measured load times are in the README ("Model load time"). SageMaker allows 60 to
+# 3600 s for each: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariant.html
 MODEL_DATA_DOWNLOAD_TIMEOUT_SECONDS = 1800
 CONTAINER_STARTUP_HEALTH_CHECK_TIMEOUT_SECONDS = 1800
 # Baking period (TrafficRoutingConfig.WaitIntervalInSeconds, 0-3600): the rollback alarms need

@@ -24,7 +24,7 @@ from stacks.nag import acknowledge
 
 READINESS_ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "endpoint_readiness"
 # How long after the endpoint is InService the model may take to answer: the hub download of
-# bart-large-mnli plus loading, with a wide margin (README, "Deployment and model load time").
+# bart-large-mnli plus loading, with a wide margin (README, "Model load time").
 READINESS_TIMEOUT = cdk.Duration.minutes(20)
 # The framework's own limit comes later, so the check's failure (which names the endpoint's
 # last answer) is the one CloudFormation reports, not a bare "Operation timed out".

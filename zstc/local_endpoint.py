@@ -53,13 +53,12 @@ from zstc.model_server_settings import (
     ModelServerSettings,
     transform_job_environment,
 )
-from zstc.server_supervisor import STOP_REQUEST
+from zstc.server_supervisor import REMOVE_IF_ORPHANED, STOP_REQUEST
 from zstc.toolkit_mms_config import ToolkitConfigError, toolkit_mms_properties
 
 # The container registers its one model under this name (sagemaker_inference.model_server).
 MODEL_NAME = "model"
 SUPERVISOR = Path(__file__).resolve().with_name("server_supervisor.py")
-REMOVE_IF_ORPHANED = "--remove-if-orphaned"
 # Inherited variables that would make the local server differ from the container or break the
 # isolation of this instance: the container's environment holds only what the stacks set, and
 # MMS reads MMS_* variables (MMS_CONFIG_FILE even replaces --mms-config) because the toolkit's

@@ -25,6 +25,15 @@ every other request queues behind it.
 Batch: the transform job's ModelClientConfig.InvocationsTimeoutInSeconds is at most 3600
 (botocore/data/sagemaker/2017-07-24/service-2.json, shape InvocationsTimeoutInSeconds), and the
 model server gives up at the same moment as the job, so both use one number.
+
+Batch responses: MMS refuses a worker's response larger than max_response_size, 6,553,500 bytes
+by default (ConfigManager.getMaxResponseSize; WorkerThread decodes the worker's reply with
+ModelResponseDecoder(maxResponseSize), which fails with "Message size exceed limit"), and the
+client gets HTTP 500 "Worker died.". The toolkit sets the request limit from the payload size
+but never the response limit. A JSON Lines answer is larger than its request (each label gains
+a score), so a full 6 MB payload can exceed it and fail the whole file. The batch model
+therefore sets MMS_MAX_RESPONSE_SIZE: MMS reads MMS_* variables over its properties because the
+toolkit's default-mms.properties enables enable_envvars_config (ConfigManager.setSystemVars).
 """
 
 from __future__ import annotations
@@ -37,9 +46,15 @@ REAL_TIME_INVOCATION_LIMIT_SECONDS = 60
 # The CreateTransformJob API's maximum for ModelClientConfig.InvocationsTimeoutInSeconds.
 MAX_TRANSFORM_INVOCATION_TIMEOUT_SECONDS = 3600
 
+# MaxPayloadInMB's maximum is 100 MB. A response line is at most about 9 times its request line
+# (a one-character label costs 4 bytes in the request, and gains a score of up to 24 characters
+# and a comma in the response), so 1 GiB holds the answer to any payload the job can send.
+MAX_BATCH_RESPONSE_BYTES = 1024 * 1024 * 1024
+
 TIMEOUT_SECONDS_ENV = "SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS"
 TIMEOUT_MINUTES_ENV = "SAGEMAKER_MODEL_SERVER_TIMEOUT"
 WORKERS_ENV = "SAGEMAKER_MODEL_SERVER_WORKERS"
+MAX_RESPONSE_SIZE_ENV = "MMS_MAX_RESPONSE_SIZE"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +66,9 @@ class ModelServerSettings:
     # into the same memory; on a CPU each would run torch on every core and the workers would
     # fight over them. One worker batches each request's pairs itself.
     workers: int = 1
+    # None leaves MMS's default of 6,553,500 bytes, as for the real-time endpoint, whose
+    # responses SageMaker limits to 6 MB anyway.
+    max_response_bytes: int | None = None
 
     def __post_init__(self) -> None:
         if self.timeout_seconds < 1:
@@ -65,11 +83,14 @@ class ModelServerSettings:
 
     def environment(self) -> dict[str, str]:
         """The container environment variables that carry these settings."""
-        return {
+        environment = {
             TIMEOUT_SECONDS_ENV: str(self.timeout_seconds),
             TIMEOUT_MINUTES_ENV: str(self.timeout_minutes),
             WORKERS_ENV: str(self.workers),
         }
+        if self.max_response_bytes is not None:
+            environment[MAX_RESPONSE_SIZE_ENV] = str(self.max_response_bytes)
+        return environment
 
 
 # The real-time endpoint: the whole of SageMaker's invocation limit, and no more. Loading the
@@ -77,7 +98,10 @@ class ModelServerSettings:
 REAL_TIME_MODEL_SERVER = ModelServerSettings(timeout_seconds=REAL_TIME_INVOCATION_LIMIT_SECONDS)
 # Batch transform: the API's maximum, shared with the job's InvocationsTimeoutInSeconds. The
 # payload size defaults are chosen so that one payload finishes well inside it.
-BATCH_MODEL_SERVER = ModelServerSettings(timeout_seconds=MAX_TRANSFORM_INVOCATION_TIMEOUT_SECONDS)
+BATCH_MODEL_SERVER = ModelServerSettings(
+    timeout_seconds=MAX_TRANSFORM_INVOCATION_TIMEOUT_SECONDS,
+    max_response_bytes=MAX_BATCH_RESPONSE_BYTES,
+)
 
 
 def transform_job_environment(*, max_payload_mb: int) -> dict[str, str]:

@@ -24,7 +24,8 @@ its workers inherit, and ends the whole group as soon as one of these happens:
   supervisor also removes the --remove-if-orphaned paths (the server's temporary directories);
 - the supervisor gets SIGTERM.
 The owner starts the supervisor in a session of its own, so a terminal's SIGINT and SIGHUP reach
-only the owner, which decides what to do. Exit status: 0 when asked to stop, else 1.
+only the owner, which decides what to do. Exit status: 1 when the front end exited on its own,
+else 0.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ KILL_WAIT_SECONDS = 10.0
 _POLL_SECONDS = 0.2
 # What the owner writes on the lifeline before closing it, when it stops the server on purpose.
 STOP_REQUEST = b"s"
-_REMOVE_OPTION = "--remove-if-orphaned"
+REMOVE_IF_ORPHANED = "--remove-if-orphaned"
 
 
 def _say(message: str) -> None:
@@ -146,13 +147,13 @@ def supervise(lifeline_fd: int, command: list[str], *, remove_if_orphaned: list[
 
 
 def main(argv: list[str]) -> int:
-    usage = f"usage: server_supervisor.py LIFELINE_FD [{_REMOVE_OPTION} PATH]... -- COMMAND..."
+    usage = f"usage: server_supervisor.py LIFELINE_FD [{REMOVE_IF_ORPHANED} PATH]... -- COMMAND..."
     if "--" not in argv or not argv or not argv[0].isdigit():
         _say(usage)
         return 2
     separator = argv.index("--")
     options, command = argv[1:separator], argv[separator + 1 :]
-    if not command or len(options) % 2 or set(options[::2]) - {_REMOVE_OPTION}:
+    if not command or len(options) % 2 or set(options[::2]) - {REMOVE_IF_ORPHANED}:
         _say(usage)
         return 2
     return supervise(

@@ -136,3 +136,13 @@ def test_results_mode_takes_the_wording_the_job_sent(
     # Without the wording, the answers' labels are not the sample's: a clear error, no guess.
     assert main(["eval", str(sample), "--results", str(output)]) == 1
     assert "label 'money', which was never sent" in capsys.readouterr().err
+
+
+def test_one_configuration_shows_its_bootstrap_interval_and_the_tables(
+    batch_output: Path, no_model: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["eval", "--results", str(batch_output)]) == 0
+    out = capsys.readouterr().out
+    assert f"accuracy {23 / 27:.3f}, 95% bootstrap interval " in out
+    for title in ("Per label", "Confusion matrix", "Worst mistakes"):
+        assert title in out

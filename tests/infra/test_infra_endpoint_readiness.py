@@ -94,6 +94,9 @@ def test_updates_are_blue_green_baked_and_rolled_back_by_the_error_alarms(
     )
     assert 600 <= timeout <= 28800
     assert 0 <= BAKE_SECONDS <= 3600
+    # ProductionVariant allows 60-3600 s for the download and for the start-up health check.
+    assert 60 <= MODEL_DATA_DOWNLOAD_TIMEOUT_SECONDS <= 3600
+    assert 60 <= CONTAINER_STARTUP_HEALTH_CHECK_TIMEOUT_SECONDS <= 3600
 
 
 def test_readiness_check_runs_after_the_endpoint_for_each_model_and_config(

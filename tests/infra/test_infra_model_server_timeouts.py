@@ -16,6 +16,7 @@ from infra_synth import SynthesizedApp, synth
 
 from zstc.model_server_settings import (
     BATCH_MODEL_SERVER,
+    MAX_BATCH_RESPONSE_BYTES,
     MAX_TRANSFORM_INVOCATION_TIMEOUT_SECONDS,
     REAL_TIME_INVOCATION_LIMIT_SECONDS,
 )
@@ -55,6 +56,8 @@ def test_endpoint_model_gives_up_within_the_real_time_invocation_limit(
     # The minutes variable agrees with the seconds, rounded up: 60 s is 1 minute.
     assert environment["SAGEMAKER_MODEL_SERVER_TIMEOUT"] == "1"
     assert environment["SAGEMAKER_MODEL_SERVER_WORKERS"] == "1"
+    # SageMaker caps real-time responses at 6 MB: MMS's default response limit stays.
+    assert "MMS_MAX_RESPONSE_SIZE" not in environment
 
 
 def test_batch_model_gives_up_exactly_when_the_transform_job_does(
@@ -78,6 +81,8 @@ def test_batch_model_gives_up_exactly_when_the_transform_job_does(
     assert _timeout_seconds_mms_applies(environment) == job_timeout
     assert environment["SAGEMAKER_MODEL_SERVER_TIMEOUT"] == "60"
     assert environment["SAGEMAKER_MODEL_SERVER_WORKERS"] == "1"
+    # Above MMS's default 6,553,500 bytes, which a full 6 MB payload's answer exceeds.
+    assert environment["MMS_MAX_RESPONSE_SIZE"] == str(MAX_BATCH_RESPONSE_BYTES)
 
 
 def test_no_model_keeps_the_old_ten_hour_timeout(default_app: SynthesizedApp) -> None:

@@ -16,6 +16,7 @@ from integ_synth import SynthesizedIntegApp, synth_integ_app
 
 from integ.cheap_config import CPU_INSTANCE_TYPE
 from integ.flow_app import INTEG_MODEL_ARCHIVE_PATH, zstc_stack_list
+from integ.run import expected_assertion_count
 
 
 @pytest.fixture(scope="module")
@@ -254,3 +255,18 @@ def test_assertion_providers_may_use_the_key_their_calls_need(
             for action in _actions(statement)
         }
         assert key_actions <= granted, call_action
+
+
+def test_every_expectation_reports_its_verdict_as_an_output(
+    synthesized: SynthesizedIntegApp,
+) -> None:
+    """make integ counts the verdicts in the outputs; each expectation must write one."""
+    template = synthesized.template_of(synthesized.integ.assertion_stack)
+    expecting = [
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"].startswith("Custom::DeployAssert@SdkCall")
+        and "expected" in resource["Properties"]
+    ]
+    assert expecting
+    assert expected_assertion_count(synthesized.outdir) == len(expecting)

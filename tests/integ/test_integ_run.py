@@ -231,3 +231,28 @@ def test_a_passing_run_reads_verdicts_then_joins_the_dataset(
     )
     assert joined == ["ZstcInteg"]
     session.assert_no_pending_responses()
+
+
+def test_ctrl_c_during_deploy_still_destroys_and_keeps_the_logs(tmp_path: Path) -> None:
+    session = StubbedSession()
+    _ready_account(session)
+    commands: list[str] = []
+
+    def runner(command: Sequence[str], env: Mapping[str, str]) -> int:
+        commands.append(command[1])
+        if command[1] == "deploy":
+            raise KeyboardInterrupt
+        return 0
+
+    # The endpoint's log groups, then the two test stacks': an interrupted run deletes none.
+    session.stub("logs").add_response("describe_log_groups", {"logGroups": []})
+    session.stub("logs").add_response(
+        "describe_log_groups", {"logGroups": [{"logGroupName": "/aws/lambda/ZstcInteg-Probe-x"}]}
+    )
+    session.stub("logs").add_response("describe_log_groups", {"logGroups": []})
+    with pytest.raises(KeyboardInterrupt):
+        run_integration(
+            session=session, runner=runner, environ={}, work_dir=tmp_path, settle_seconds=0
+        )
+    assert commands == ["deploy", "destroy"]
+    session.assert_no_pending_responses()

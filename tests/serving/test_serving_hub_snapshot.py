@@ -32,13 +32,8 @@ BART_MNLI_REPO = (
     "tokenizer_config.json",
     "vocab.json",
 )
+BART_MNLI_LABEL2ID = {"contradiction": 0, "neutral": 1, "entailment": 2}
 BIN_ONLY_REPO = ("config.json", "pytorch_model.bin", "vocab.txt", "tokenizer_config.json")
-
-
-# bart-large-mnli's labels, as its config.json has them: packaging checks the entailment label.
-BART_MNLI_CONFIG = json.dumps(
-    {"model_type": "bart", "label2id": {"contradiction": 0, "neutral": 1, "entailment": 2}}
-)
 
 
 class FakeHub:
@@ -57,7 +52,10 @@ class FakeHub:
         for name in selected:
             (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
             (snapshot / name).write_text(
-                BART_MNLI_CONFIG if name == "config.json" else f"contents of {name}"
+                # The real config.json is JSON, and packaging reads its labels: bart-large-mnli's.
+                json.dumps({"label2id": BART_MNLI_LABEL2ID})
+                if name == "config.json"
+                else f"contents of {name}"
             )
         return str(snapshot)
 

@@ -155,6 +155,15 @@ def report_renderables(report: EvaluationReport, *, per_text: bool = False) -> l
     leader = report.leader
     if len(report.results) > 1:
         parts += [comparison_table(report), Text(report.comparison.verdict())]
+    else:
+        only = report.comparison.ranking[0]
+        level = f"{report.comparison.confidence:.0%}"
+        parts.append(
+            Text(
+                f"{report.headline_name} {only.score:.3f}, {level} bootstrap interval "
+                f"{only.interval.low:.3f}-{only.interval.high:.3f} over these texts"
+            )
+        )
     parts += [
         headline_table(
             leader, title=f"Scores of {leader.name}" if len(report.results) > 1 else "Scores"
