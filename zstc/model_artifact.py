@@ -227,7 +227,9 @@ def check_serves_zero_shot(model_dir: Path) -> None:
     try:
         config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise ModelArtifactError(f"{model_dir / 'config.json'}: cannot be read ({error})") from None
+        raise ModelArtifactError(
+            f"the model's config.json cannot be read as JSON ({error})"
+        ) from None
     label2id = config.get("label2id") if isinstance(config, dict) else None
     nli = inference_module("nli_classifier")
     try:

