@@ -21,7 +21,7 @@ line; it never fails the other lines. Line rules, chosen for SageMaker batch tra
 
 Limits, each answered with a 400 that names it:
 - candidate labels per text: ZSTC_MAX_CANDIDATE_LABELS (default 50);
-- (text, label) pairs per application/json request: ZSTC_MAX_PAIRS_PER_REQUEST (default 300).
+- (text, label) pairs per application/json request: ZSTC_MAX_PAIRS_PER_REQUEST (default 200).
   One worker serves a request alone, and a real-time invocation must finish within 60 seconds;
   docs/sizing.md derives the default. Larger work goes to batch transform as JSON Lines, whose
   payloads are bounded by MaxPayloadInMB instead, so JSON Lines bodies are not capped here;
@@ -59,7 +59,7 @@ DEFAULT_MAX_CANDIDATE_LABELS = 50
 MAX_CANDIDATE_LABELS_ENV = "ZSTC_MAX_CANDIDATE_LABELS"
 # Sized in docs/sizing.md: the longest pairs bart-large-mnli takes, this many per request, fit
 # the 60-second real-time invocation limit on an ml.g4dn.xlarge with room to spare.
-DEFAULT_MAX_PAIRS_PER_REQUEST = 300
+DEFAULT_MAX_PAIRS_PER_REQUEST = 200
 MAX_PAIRS_PER_REQUEST_ENV = "ZSTC_MAX_PAIRS_PER_REQUEST"
 # Python refuses to convert integers of more than 4300 digits (sys.get_int_max_str_digits), in
 # json.loads and json.dumps alike; ids stay far below it.
@@ -200,7 +200,7 @@ def max_candidate_labels_from_env(environ: dict[str, str] | None = None) -> int:
 
 
 def max_pairs_per_request_from_env(environ: dict[str, str] | None = None) -> int:
-    """The pair cap of JSON requests from ZSTC_MAX_PAIRS_PER_REQUEST (default 300), validated."""
+    """The pair cap of JSON requests from ZSTC_MAX_PAIRS_PER_REQUEST (default 200), validated."""
     return _positive_int_from_env(
         environ, name=MAX_PAIRS_PER_REQUEST_ENV, default=DEFAULT_MAX_PAIRS_PER_REQUEST
     )

@@ -74,7 +74,7 @@ class ZstcConfig:
     max_candidate_labels: int = 50
     # (text, label) pairs per real-time JSON request; larger work goes to batch transform.
     # Sized in docs/sizing.md for the 60-second invocation limit on ml.g4dn.xlarge.
-    max_pairs_per_request: int = 300
+    max_pairs_per_request: int = 200
 
     endpoint_enabled: bool = True
     endpoint_instance_type: str = "ml.g4dn.xlarge"
