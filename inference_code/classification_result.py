@@ -8,7 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from request_contract import DEFAULT_HYPOTHESIS_TEMPLATE, ClassificationParameters, TextTask
+from request_contract import (
+    DEFAULT_HYPOTHESIS_TEMPLATE,
+    ClassificationParameters,
+    TextTask,
+    bounded_message,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,9 +30,17 @@ class Classification:
 
 @dataclass(frozen=True, kw_only=True)
 class TaskFailure:
-    """A text that could not be classified; in JSON Lines it becomes that line's error."""
+    """A text that could not be classified; in JSON Lines it becomes that line's error.
+
+    server_error: the failure is the server's (already logged with the server error marker),
+    not the caller's; a JSON request then fails as a server error, not as a bad request.
+    """
 
     message: str
+    server_error: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", bounded_message(self.message))
 
 
 Outcome = Classification | TaskFailure

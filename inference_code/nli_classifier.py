@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from classification_result import Outcome, TaskFailure, ZeroShotClassifier, ranked
 from request_contract import TextTask
+from server_error_log import SERVER_ERROR_MESSAGE, log_server_error
 from token_batching import attention_mask, pad_right, plan_batches
 
 # transformers' marker for "this tokenizer has no real length limit".
@@ -62,6 +63,13 @@ def label_scores(*, logits: np.ndarray, entailment_id: int, multi_label: bool) -
     return exp / exp.sum()
 
 
+def _model_failure(error: Exception) -> TaskFailure:
+    """A forward pass that failed (out of memory, a model that rejects the input): logged as a
+    server error; the caller sees a fixed message, never the exception's text."""
+    log_server_error(stage="model forward pass", error=error)
+    return TaskFailure(message=SERVER_ERROR_MESSAGE, server_error=True)
+
+
 class NliClassifier(ZeroShotClassifier):
     """Zero-shot classification with an NLI cross-encoder."""
 
@@ -98,15 +106,15 @@ class NliClassifier(ZeroShotClassifier):
                 premises.append(task.text)
                 hypotheses.append(hypothesis)
                 owners.append(task_index)
-        failures: dict[int, str] = {}
+        failures: dict[int, TaskFailure] = {}
         encodings = self._tokenize_pairs(premises=premises, hypotheses=hypotheses)
         for pair_index, encoding in enumerate(encodings):
-            if isinstance(encoding, str):
+            if isinstance(encoding, TaskFailure):
                 failures.setdefault(owners[pair_index], encoding)
         runnable = {
             index: encoding
             for index, encoding in enumerate(encodings)
-            if not isinstance(encoding, str) and owners[index] not in failures
+            if not isinstance(encoding, TaskFailure) and owners[index] not in failures
         }
         logits = self._pair_logits(encodings=runnable, owners=owners, failures=failures)
         outcomes: list[Outcome] = []
@@ -114,7 +122,7 @@ class NliClassifier(ZeroShotClassifier):
         for task_index, task in enumerate(tasks):
             count = len(task.parameters.candidate_labels)
             if task_index in failures:
-                outcomes.append(TaskFailure(message=failures[task_index]))
+                outcomes.append(failures[task_index])
             else:
                 task_logits = np.stack([logits[index] for index in range(start, start + count)])
                 scores = label_scores(
@@ -136,7 +144,7 @@ class NliClassifier(ZeroShotClassifier):
 
     def _tokenize_pairs(
         self, *, premises: list[str], hypotheses: list[str]
-    ) -> list[dict[str, list[int]] | str]:
+    ) -> list[dict[str, list[int]] | TaskFailure]:
         """Token ids per pair, or the reason a pair cannot be tokenized."""
         if not premises:
             return []
@@ -152,20 +160,26 @@ class NliClassifier(ZeroShotClassifier):
         names = [name for name in self._input_names if name in batch]
         return [{name: batch[name][index] for name in names} for index in range(len(premises))]
 
-    def _tokenize_one(self, *, premise: str, hypothesis: str) -> dict[str, list[int]] | str:
+    def _tokenize_one(self, *, premise: str, hypothesis: str) -> dict[str, list[int]] | TaskFailure:
         try:
-            encoding = self.tokenizer(premise, hypothesis, truncation="only_first")
+            try:
+                encoding = self.tokenizer(premise, hypothesis, truncation="only_first")
+            except Exception as error:
+                if "too short" not in str(error):
+                    raise
+                # The pipeline's fallback: the premise cannot be cut enough, so do not truncate.
+                encoding = self.tokenizer(premise, hypothesis, truncation=False)
+                limit = self.tokenizer.model_max_length
+                if limit < _UNBOUNDED_LENGTH and len(encoding["input_ids"]) > limit:
+                    return TaskFailure(
+                        message=f"hypothesis {hypothesis[:80]!r} is too long for the model: the "
+                        f"text and hypothesis need {len(encoding['input_ids'])} tokens, the "
+                        f"model takes {limit}; shorten the label or the hypothesis_template"
+                    )
         except Exception as error:
-            if "too short" not in str(error):
-                raise
-            # The pipeline's fallback: the premise cannot be cut enough, so do not truncate.
-            encoding = self.tokenizer(premise, hypothesis, truncation=False)
-            limit = self.tokenizer.model_max_length
-            if limit < _UNBOUNDED_LENGTH and len(encoding["input_ids"]) > limit:
-                return (
-                    f"hypothesis {hypothesis!r} is too long for the model: the text and "
-                    f"hypothesis need {len(encoding['input_ids'])} tokens, the model takes {limit}"
-                )
+            # The request contract admits only valid text, so this is the server's failure.
+            log_server_error(stage="tokenize", error=error)
+            return TaskFailure(message=SERVER_ERROR_MESSAGE, server_error=True)
         return {name: encoding[name] for name in self._input_names if name in encoding}
 
     def _pair_logits(
@@ -173,7 +187,7 @@ class NliClassifier(ZeroShotClassifier):
         *,
         encodings: dict[int, dict[str, list[int]]],
         owners: list[int],
-        failures: dict[int, str],
+        failures: dict[int, TaskFailure],
     ) -> dict[int, np.ndarray]:
         indices = list(encodings)
         lengths = [len(encodings[index]["input_ids"]) for index in indices]
@@ -184,15 +198,16 @@ class NliClassifier(ZeroShotClassifier):
                 batch_logits = self._forward([encodings[index] for index in pair_indices])
             except Exception as error:
                 if len(pair_indices) == 1:
-                    failures.setdefault(owners[pair_indices[0]], f"the model failed: {error}")
+                    failures.setdefault(owners[pair_indices[0]], _model_failure(error))
                     continue
                 # E.g. BART refuses a batch whose rows hold different numbers of </s> (a text
-                # that contains "</s>"): retry alone so one odd text fails, not the batch.
+                # that contains "</s>"), and a long batch can run out of GPU memory: retry
+                # alone so one odd text fails, not the batch.
                 for index in pair_indices:
                     try:
                         logits[index] = self._forward([encodings[index]])[0]
                     except Exception as single_error:
-                        failures.setdefault(owners[index], f"the model failed: {single_error}")
+                        failures.setdefault(owners[index], _model_failure(single_error))
                 continue
             for row, index in enumerate(pair_indices):
                 logits[index] = batch_logits[row]

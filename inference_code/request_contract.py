@@ -19,20 +19,54 @@ line; it never fails the other lines. Line rules, chosen for SageMaker batch tra
 - a body with no non-blank line at all is a request error (HTTP 400), since there is nothing
   to classify and nothing sensible to return.
 
+Limits, each answered with a 400 that names it:
+- candidate labels per text: ZSTC_MAX_CANDIDATE_LABELS (default 50);
+- (text, label) pairs per application/json request: ZSTC_MAX_PAIRS_PER_REQUEST (default 300).
+  One worker serves a request alone, and a real-time invocation must finish within 60 seconds;
+  docs/sizing.md derives the default. Larger work goes to batch transform as JSON Lines, whose
+  payloads are bounded by MaxPayloadInMB instead, so JSON Lines bodies are not capped here;
+- JSON numbers must be finite and integers at most MAX_INTEGER_DIGITS digits long; values nest
+  at most MAX_JSON_DEPTH levels deep, so that anything parsed can be encoded again;
+- text, labels and template must be valid Unicode (no lone surrogates), since neither the
+  tokenizer nor the response encoder can take them.
+
 Every error message names the field, the bad value and what is allowed, because the toolkit
-turns the message into the HTTP 400 body the caller sees.
+turns the message into the HTTP 400 body the caller sees. Messages are bounded in length and
+never carry raw Python exception text.
+
+Lone surrogates: JSON may carry a lone UTF-16 surrogate as an escape ("\\ud800"), and json.loads
+turns it into a str that UTF-8 cannot encode. multi-model-server encodes every response body and
+error message with str.encode("utf-8") after the handler returned (mms 1.1.11,
+mms/protocol/otf_message_handler.py, create_predict_response), outside any error handling, so one
+such character kills the worker process. Everything echoed (ids, texts, labels, messages)
+therefore goes through escape_lone_surrogates or bounded_message below.
+
+This module imports nothing from its siblings: the zstc client loads it alone, by file path, to
+check JSON Lines files with the endpoint's own rules (zstc/bundled_code.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import string
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 DEFAULT_HYPOTHESIS_TEMPLATE = "This example is {}."
 DEFAULT_MAX_CANDIDATE_LABELS = 50
 MAX_CANDIDATE_LABELS_ENV = "ZSTC_MAX_CANDIDATE_LABELS"
+# Sized in docs/sizing.md: the longest pairs bart-large-mnli takes, this many per request, fit
+# the 60-second real-time invocation limit on an ml.g4dn.xlarge with room to spare.
+DEFAULT_MAX_PAIRS_PER_REQUEST = 300
+MAX_PAIRS_PER_REQUEST_ENV = "ZSTC_MAX_PAIRS_PER_REQUEST"
+# Python refuses to convert integers of more than 4300 digits (sys.get_int_max_str_digits), in
+# json.loads and json.dumps alike; ids stay far below it.
+MAX_INTEGER_DIGITS = 1000
+# Deep enough for any real record, shallow enough that encoding an echoed id never recurses
+# near the interpreter's limit.
+MAX_JSON_DEPTH = 64
 
 JSON_CONTENT_TYPE = "application/json"
 JSON_LINES_CONTENT_TYPE = "application/jsonlines"
@@ -43,11 +77,46 @@ _ALLOWED_PARAMETER_KEYS = ("candidate_labels", "multi_label", "hypothesis_templa
 # Longest bad value quoted back in an error message, so messages stay readable.
 _QUOTE_LIMIT = 80
 
+# Longest error message sent to a caller: enough for the field, the bad value (quoted short)
+# and what is allowed; a 100 KB label must not make a 100 KB error.
+MAX_MESSAGE_CHARS = 500
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
 BodyFormat = Literal["json", "jsonlines"]
 
 
+def first_lone_surrogate(text: str) -> int | None:
+    """The index of the first lone surrogate in text, or None when text is valid Unicode."""
+    match = _LONE_SURROGATE.search(text)
+    return None if match is None else match.start()
+
+
+def escape_lone_surrogates(text: str) -> str:
+    """Each lone surrogate as its JSON escape (\\udXXX), which UTF-8 can carry.
+
+    Applied to json.dumps output, a surrogate can only sit inside a string literal, where the
+    escape decodes back to the same character: an echoed id stays exactly what was sent.
+    """
+    return _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def bounded_message(message: str, *, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """message, made encodable and cut to at most limit characters."""
+    safe = escape_lone_surrogates(message)
+    if len(safe) <= limit:
+        return safe
+    return safe[: limit - 3] + "..."
+
+
 class RequestError(ValueError):
-    """The caller's request is invalid; the message is what the caller sees (HTTP 400)."""
+    """The caller's request is invalid; the message is what the caller sees (HTTP 400).
+
+    The message is made safe here, once for every error: bounded in length, and with lone
+    surrogates escaped, since the model server must encode it as UTF-8.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(bounded_message(message))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +128,7 @@ class ClassificationParameters:
     hypothesis_template: str
 
     def hypotheses(self) -> tuple[str, ...]:
+        # parse_hypothesis_template admits only templates that format every label.
         return tuple(self.hypothesis_template.format(label) for label in self.candidate_labels)
 
 
@@ -96,26 +166,115 @@ ParsedRequest = JsonRequest | JsonLinesRequest
 
 
 def _quote(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    if isinstance(value, str):
+        text = repr(value[: _QUOTE_LIMIT + 1])
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=True)
+        except (ValueError, TypeError, RecursionError):
+            text = type(value).__name__
     return text if len(text) <= _QUOTE_LIMIT else text[: _QUOTE_LIMIT - 3] + "..."
 
 
-def max_candidate_labels_from_env(environ: dict[str, str] | None = None) -> int:
-    """The label limit from ZSTC_MAX_CANDIDATE_LABELS (default 50), validated."""
+def _positive_int_from_env(environ: dict[str, str] | None, *, name: str, default: int) -> int:
     environ = dict(os.environ) if environ is None else environ
-    raw = environ.get(MAX_CANDIDATE_LABELS_ENV, "").strip()
+    raw = environ.get(name, "").strip()
     if not raw:
-        return DEFAULT_MAX_CANDIDATE_LABELS
+        return default
     try:
         limit = int(raw)
     except ValueError:
         limit = 0
     if limit < 1:
         raise ValueError(
-            f"{MAX_CANDIDATE_LABELS_ENV}={raw!r} is not allowed: use a positive integer "
-            f"(default {DEFAULT_MAX_CANDIDATE_LABELS})"
+            f"{name}={raw!r} is not allowed: use a positive integer (default {default})"
         )
     return limit
+
+
+def max_candidate_labels_from_env(environ: dict[str, str] | None = None) -> int:
+    """The label limit from ZSTC_MAX_CANDIDATE_LABELS (default 50), validated."""
+    return _positive_int_from_env(
+        environ, name=MAX_CANDIDATE_LABELS_ENV, default=DEFAULT_MAX_CANDIDATE_LABELS
+    )
+
+
+def max_pairs_per_request_from_env(environ: dict[str, str] | None = None) -> int:
+    """The pair cap of JSON requests from ZSTC_MAX_PAIRS_PER_REQUEST (default 300), validated."""
+    return _positive_int_from_env(
+        environ, name=MAX_PAIRS_PER_REQUEST_ENV, default=DEFAULT_MAX_PAIRS_PER_REQUEST
+    )
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise RequestError(f"{name} is not a JSON number: numbers must be finite")
+
+
+def _finite_float(literal: str) -> float:
+    number = float(literal)
+    if number in (float("inf"), float("-inf")):
+        raise RequestError(
+            f"the number {_quote(literal)} is out of range: numbers must be finite "
+            "(at most about 1.8e308)"
+        )
+    return number
+
+
+def _bounded_int(literal: str) -> int:
+    digits = len(literal.lstrip("-"))
+    if digits > MAX_INTEGER_DIGITS:
+        raise RequestError(
+            f"an integer with {digits} digits is too long: at most {MAX_INTEGER_DIGITS} digits"
+        )
+    return int(literal)
+
+
+def _depth(value: Any) -> int:
+    """How deeply value nests lists and objects (a scalar is 0), without recursion."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            level += 1
+            deepest = max(deepest, level)
+            if level > MAX_JSON_DEPTH:
+                break
+            pending.extend((child, level) for child in item)
+    return deepest
+
+
+def load_json(text: str, *, what: str) -> Any:
+    """json.loads that turns every way JSON text can fail into a RequestError naming `what`.
+
+    Python's json accepts NaN and Infinity, turns 1e999 into inf, raises ValueError for integers
+    of more than 4300 digits and RecursionError for deep nesting; none of these may escape as an
+    exception, and nothing is accepted that json.dumps(allow_nan=False) could not write back.
+    """
+    try:
+        value = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
+    except json.JSONDecodeError as error:
+        raise RequestError(
+            f"{what} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    except RecursionError:
+        raise RequestError(
+            f"{what} nests too deeply: at most {MAX_JSON_DEPTH} levels of lists and objects"
+        ) from None
+    except RequestError as error:
+        raise RequestError(f"{what}: {error}") from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise RequestError(
+            f"{what} nests too deeply: at most {MAX_JSON_DEPTH} levels of lists and objects"
+        )
+    return value
 
 
 def body_format(content_type: str | None) -> BodyFormat:
@@ -161,29 +320,36 @@ def decode_body(body: bytes | bytearray | str) -> str:
 
 
 def parse_request(
-    *, body: bytes | bytearray | str, content_type: str | None, max_candidate_labels: int
+    *,
+    body: bytes | bytearray | str,
+    content_type: str | None,
+    max_candidate_labels: int,
+    max_pairs_per_request: int = DEFAULT_MAX_PAIRS_PER_REQUEST,
 ) -> ParsedRequest:
     """Parses a request body of either supported content type."""
     fmt = body_format(content_type)
     text = decode_body(body)
     if fmt == "json":
-        return parse_json_request(text=text, max_candidate_labels=max_candidate_labels)
+        return parse_json_request(
+            text=text,
+            max_candidate_labels=max_candidate_labels,
+            max_pairs_per_request=max_pairs_per_request,
+        )
     return parse_json_lines_request(text=text, max_candidate_labels=max_candidate_labels)
 
 
-def parse_json_request(*, text: str, max_candidate_labels: int) -> JsonRequest:
+def parse_json_request(
+    *,
+    text: str,
+    max_candidate_labels: int,
+    max_pairs_per_request: int = DEFAULT_MAX_PAIRS_PER_REQUEST,
+) -> JsonRequest:
     if not text.strip():
         raise RequestError(
             'request body is empty: send a JSON object such as {"inputs": "...", '
             '"parameters": {"candidate_labels": ["a", "b"]}}'
         )
-    try:
-        payload = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise RequestError(
-            f"request body is not valid JSON: {error.msg} at line {error.lineno} column "
-            f"{error.colno}"
-        ) from None
+    payload = load_json(text, what="request body")
     payload_dict = _require_object(payload, what="request body")
     _reject_unknown_keys(payload_dict, allowed=_ALLOWED_TOP_LEVEL_KEYS, where="request body")
     if "inputs" not in payload_dict:
@@ -204,6 +370,15 @@ def parse_json_request(*, text: str, max_candidate_labels: int) -> JsonRequest:
         raise RequestError(
             f'"inputs" must be a string or a list of strings, got {type(inputs).__name__} '
             f"{_quote(inputs)}"
+        )
+    pairs = len(texts) * len(parameters.candidate_labels)
+    if pairs > max_pairs_per_request:
+        raise RequestError(
+            f"the request has {pairs} (text, label) pairs ({len(texts)} texts x "
+            f"{len(parameters.candidate_labels)} labels), more than the limit of "
+            f"{max_pairs_per_request} per real-time request ({MAX_PAIRS_PER_REQUEST_ENV}): send "
+            "fewer texts per request, or send the texts as JSON Lines to batch transform "
+            "(zstc batch submit, or upload the file to the bucket's input/ prefix)"
         )
     tasks = tuple(TextTask(text=text, parameters=parameters) for text in texts)
     return JsonRequest(tasks=tasks, inputs_is_list=inputs_is_list)
@@ -240,13 +415,9 @@ def parse_json_line(*, line: str, max_candidate_labels: int) -> JsonLinesRecord:
             error="blank line: expected one JSON object per line",
         )
     try:
-        payload = json.loads(line)
-    except json.JSONDecodeError as error:
-        return JsonLinesRecord(
-            record_id=None,
-            task=None,
-            error=f"line is not valid JSON: {error.msg} at column {error.colno}",
-        )
+        payload = load_json(line, what="line")
+    except RequestError as error:
+        return JsonLinesRecord(record_id=None, task=None, error=str(error))
     if not isinstance(payload, dict):
         return JsonLinesRecord(
             record_id=None,
@@ -291,7 +462,7 @@ def parse_parameters(raw: Any, *, max_candidate_labels: int) -> ClassificationPa
             f'"parameters.multi_label" must be true or false, got {_quote(multi_label)}'
         )
     template = parameters.get("hypothesis_template", DEFAULT_HYPOTHESIS_TEMPLATE)
-    template = parse_hypothesis_template(template, first_label=labels[0])
+    template = parse_hypothesis_template(template)
     return ClassificationParameters(
         candidate_labels=labels, multi_label=multi_label, hypothesis_template=template
     )
@@ -303,6 +474,7 @@ def parse_candidate_labels(raw: Any, *, max_candidate_labels: int) -> tuple[str,
     if raw is None:
         raise RequestError(f"{field} is missing: give a list of labels or a string 'a,b,c'")
     if isinstance(raw, str):
+        _require_valid_unicode(raw, field=field)
         labels = [label.strip() for label in raw.split(",") if label.strip()]
     elif isinstance(raw, list):
         labels = []
@@ -313,6 +485,7 @@ def parse_candidate_labels(raw: Any, *, max_candidate_labels: int) -> tuple[str,
                 )
             if not label.strip():
                 raise RequestError(f"{field}[{index}] is empty: every label needs text")
+            _require_valid_unicode(label, field=f"{field}[{index}]")
             labels.append(label)
     else:
         raise RequestError(
@@ -328,9 +501,8 @@ def parse_candidate_labels(raw: Any, *, max_candidate_labels: int) -> tuple[str,
             duplicates.add(label)
         seen.add(label)
     if duplicates:
-        raise RequestError(
-            f"{field} has duplicate labels {sorted(duplicates)!r}: each label may appear once"
-        )
+        shown = ", ".join(_quote(label) for label in sorted(duplicates)[:5])
+        raise RequestError(f"{field} has duplicate labels [{shown}]: each label may appear once")
     if len(labels) > max_candidate_labels:
         raise RequestError(
             f"{field} has {len(labels)} labels, more than the limit of {max_candidate_labels} "
@@ -339,21 +511,53 @@ def parse_candidate_labels(raw: Any, *, max_candidate_labels: int) -> tuple[str,
     return tuple(labels)
 
 
-def parse_hypothesis_template(raw: Any, *, first_label: str) -> str:
+def parse_hypothesis_template(raw: Any) -> str:
+    """A template that formats every label: one {} (or any number of {0}), nothing else.
+
+    The pipeline calls template.format(label). Any other replacement field fails for some label
+    or for all: {label} and {1} have no argument, "{} and {}" needs two, {0.x} and {0[a]} look up
+    attributes and keys a string lacks, {0[3]} fails for labels shorter than 4 characters, and a
+    format spec such as {:d} fails for every string. Checking the template's fields, not
+    formatting it with the first label, rejects all of these up front for every label.
+    """
     field = '"parameters.hypothesis_template"'
+    example = f"e.g. {DEFAULT_HYPOTHESIS_TEMPLATE!r}"
     if not isinstance(raw, str):
         raise RequestError(f"{field} must be a string containing {{}}, got {_quote(raw)}")
+    _require_valid_unicode(raw, field=field)
     try:
-        formatted = raw.format(first_label)
-    except (IndexError, KeyError, ValueError):
-        formatted = raw
-    # The pipeline's own test: a template the label cannot be put into is useless.
-    if formatted == raw:
+        fields = [parsed for parsed in string.Formatter().parse(raw) if parsed[1] is not None]
+    except ValueError:
         raise RequestError(
-            f"{field} {_quote(raw)} has no {{}} where the label goes, e.g. "
-            f"{DEFAULT_HYPOTHESIS_TEMPLATE!r}"
+            f"{field} {_quote(raw)} has an unmatched {{ or }}: write {{{{ or }}}} for a literal "
+            f"brace, and {{}} where the label goes, {example}"
+        ) from None
+    if not fields:
+        raise RequestError(f"{field} {_quote(raw)} has no {{}} where the label goes, {example}")
+    for _, name, format_spec, conversion in fields:
+        if name not in ("", "0") or format_spec or conversion:
+            written = "{" + (name or "") + (f"!{conversion}" if conversion else "")
+            written += (f":{format_spec}" if format_spec else "") + "}"
+            raise RequestError(
+                f"{field} {_quote(raw)} contains {_quote(written)}: the label can only go in a "
+                f"plain {{}}, {example}"
+            )
+    automatic = sum(1 for parsed in fields if parsed[1] == "")
+    if automatic and (automatic > 1 or len(fields) > 1):
+        raise RequestError(
+            f"{field} {_quote(raw)} has {len(fields)} replacement fields: use exactly one {{}} "
+            f"(or {{0}} wherever the label repeats), {example}"
         )
     return raw
+
+
+def _require_valid_unicode(value: str, *, field: str) -> None:
+    position = first_lone_surrogate(value)
+    if position is not None:
+        raise RequestError(
+            f"{field} is not valid Unicode: a lone UTF-16 surrogate "
+            f"(\\u{ord(value[position]):04x}) at character {position}; send well-formed text"
+        )
 
 
 def _require_object(value: Any, *, what: str) -> dict[str, Any]:
@@ -370,6 +574,7 @@ def _require_text(value: Any, *, field: str) -> str:
     # The pipeline refuses an empty sequence too ("at least one sequence").
     if not value:
         raise RequestError(f'"{field}" is an empty string: give text to classify')
+    _require_valid_unicode(value, field=f'"{field}"')
     return value
 
 
@@ -377,6 +582,8 @@ def _reject_unknown_keys(payload: dict[str, Any], *, allowed: tuple[str, ...], w
     # A typo such as "multilabel" would otherwise silently fall back to the default.
     unknown = sorted(key for key in payload if key not in allowed)
     if unknown:
+        shown = ", ".join(_quote(key) for key in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
         raise RequestError(
-            f"{where} has unknown keys {unknown!r}: allowed keys are {list(allowed)!r}"
+            f"{where} has unknown keys [{shown}{more}]: allowed keys are {list(allowed)!r}"
         )

@@ -320,7 +320,7 @@ class BatchStack(cdk.Stack):
                 "MODEL_NAME": serving.model_name,
                 "INSTANCE_TYPE": config.batch_instance_type,
                 "DATASET_INSTANCE_COUNT": str(config.batch_instance_count),
-                "MAX_PAYLOAD_MB": str(config.batch_max_payload_mb),
+                "MAX_PAYLOAD_MB": str(config.batch_payload_mb),
                 "MAX_CONCURRENT_TRANSFORMS": str(config.batch_max_concurrent_transforms),
                 "BATCH_STRATEGY": config.batch_strategy,
                 # The job waits for a payload exactly as long as the model server works on it.

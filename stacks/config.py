@@ -38,6 +38,12 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 # SageMaker rejects a transform job whose MaxConcurrentTransforms x MaxPayloadInMB exceeds 100.
 MAX_TRANSFORM_PAYLOAD_PRODUCT = 100
 
+# MaxPayloadInMB by model kind when batch_max_payload_mb is "auto", so that one payload finishes
+# well inside the 3600-second invocation timeout on the default ml.g4dn.xlarge; derived in
+# docs/sizing.md. An NLI model runs every (text, label) pair through the whole model, an
+# embedding model each text once. "auto" kind is sized as NLI, the slower of the two.
+BATCH_PAYLOAD_MB_BY_MODEL_KIND = {"nli": 1, "embedding": 6}
+
 
 class ConfigError(ValueError):
     """A configuration value that zstc cannot deploy."""
@@ -47,6 +53,7 @@ WeightsSource = Literal["hub", "package"]
 VpcMode = Literal["none", "create", "existing"]
 RemovalPolicyName = Literal["destroy", "retain"]
 BatchStrategy = Literal["MultiRecord", "SingleRecord"]
+ModelKind = Literal["auto", "nli", "embedding"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,7 +68,13 @@ class ZstcConfig:
     # "package": synth downloads the snapshot into model.tar.gz (needs the hub at synth time).
     # A directory path: its files are packaged into model.tar.gz as they are.
     model_weights: str = "hub"
+    # "nli" (a cross-encoder such as bart-large-mnli), "embedding" (a sentence-transformers
+    # bi-encoder) or "auto" (the container decides from the model's files).
+    model_kind: ModelKind = "auto"
     max_candidate_labels: int = 50
+    # (text, label) pairs per real-time JSON request; larger work goes to batch transform.
+    # Sized in docs/sizing.md for the 60-second invocation limit on ml.g4dn.xlarge.
+    max_pairs_per_request: int = 300
 
     endpoint_enabled: bool = True
     endpoint_instance_type: str = "ml.g4dn.xlarge"
@@ -72,7 +85,8 @@ class ZstcConfig:
 
     batch_instance_type: str = "ml.g4dn.xlarge"
     batch_instance_count: int = 1
-    batch_max_payload_mb: int = 6
+    # MaxPayloadInMB: "auto" picks BATCH_PAYLOAD_MB_BY_MODEL_KIND for the model kind.
+    batch_max_payload_mb: int | Literal["auto"] = "auto"
     batch_max_concurrent_transforms: int = 1
     batch_strategy: BatchStrategy = "MultiRecord"
 
@@ -97,6 +111,17 @@ class ZstcConfig:
         if self.model_weights in ("hub", "package"):
             return None
         return Path(self.model_weights).expanduser().resolve()
+
+    @property
+    def batch_payload_mb(self) -> int:
+        """MaxPayloadInMB of the transform jobs: the configured value, or the kind's default."""
+        if self.batch_max_payload_mb != "auto":
+            return self.batch_max_payload_mb
+        kind = "nli" if self.model_kind == "auto" else self.model_kind
+        return min(
+            BATCH_PAYLOAD_MB_BY_MODEL_KIND[kind],
+            MAX_TRANSFORM_PAYLOAD_PRODUCT // self.batch_max_concurrent_transforms,
+        )
 
     @property
     def vpc_mode(self) -> VpcMode:
@@ -172,6 +197,23 @@ def _int_between(low: int, high: int) -> Callable[[str, Any], int]:
     return parse
 
 
+def _auto_or_int_between(low: int, high: int) -> Callable[[str, Any], int | str]:
+    number_between = _int_between(low, high)
+
+    def parse(key: str, value: Any) -> int | str:
+        if isinstance(value, str) and value.strip() == "auto":
+            return "auto"
+        try:
+            return number_between(key, value)
+        except ConfigError:
+            raise ConfigError(
+                f"{key}: {value!r} is not allowed; expected 'auto' or a whole number from "
+                f"{low} to {high}"
+            ) from None
+
+    return parse
+
+
 def _model_weights(key: str, value: Any) -> str:
     text = _as_str(key, value)
     if text in ("hub", "package"):
@@ -228,7 +270,9 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "model_id": _matching(_MODEL_ID, "a Hugging Face model id such as facebook/bart-large-mnli"),
     "model_revision": _matching(_REVISION, "a branch, tag or commit hash of the model repository"),
     "model_weights": _model_weights,
+    "model_kind": _one_of("auto", "nli", "embedding"),
     "max_candidate_labels": _int_between(1, 1000),
+    "max_pairs_per_request": _int_between(1, 100_000),
     "endpoint_enabled": _as_bool,
     "endpoint_instance_type": _INSTANCE_TYPE_PARSER,
     "endpoint_instance_count": _int_between(1, 100),
@@ -237,7 +281,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "autoscaling_invocations_per_instance": _int_between(1, 100_000),
     "batch_instance_type": _INSTANCE_TYPE_PARSER,
     "batch_instance_count": _int_between(1, 100),
-    "batch_max_payload_mb": _int_between(1, 100),
+    "batch_max_payload_mb": _auto_or_int_between(1, 100),
     "batch_max_concurrent_transforms": _int_between(1, 100),
     "batch_strategy": _one_of("MultiRecord", "SingleRecord"),
     "vpc": _vpc,
@@ -267,11 +311,11 @@ def _check_combinations(config: ZstcConfig) -> None:
             f"autoscaling range {config.autoscaling_min_capacity} to "
             f"{config.autoscaling_max_capacity}"
         )
-    product = config.batch_max_payload_mb * config.batch_max_concurrent_transforms
+    product = config.batch_payload_mb * config.batch_max_concurrent_transforms
     if product > MAX_TRANSFORM_PAYLOAD_PRODUCT:
         raise ConfigError(
             f"batch_max_payload_mb x batch_max_concurrent_transforms: "
-            f"{config.batch_max_payload_mb} x {config.batch_max_concurrent_transforms} = "
+            f"{config.batch_payload_mb} x {config.batch_max_concurrent_transforms} = "
             f"{product}; SageMaker allows at most {MAX_TRANSFORM_PAYLOAD_PRODUCT}"
         )
     if config.vpc_mode != "none" and not config.weights_packaged:

@@ -41,10 +41,13 @@ def container_environment(
     """The environment variables of the serving container."""
     environment = {
         "ZSTC_MAX_CANDIDATE_LABELS": str(config.max_candidate_labels),
+        "ZSTC_MAX_PAIRS_PER_REQUEST": str(config.max_pairs_per_request),
         # Timeout (seconds, and the minutes variable kept consistent) and workers; the local
         # endpoint serves with the same definition (zstc/model_server_settings.py).
         **model_server.environment(),
     }
+    if config.model_kind != "auto":
+        environment["ZSTC_MODEL_KIND"] = config.model_kind
     if config.weights_source == "hub":
         environment["ZSTC_MODEL_ID"] = config.model_id
         environment["ZSTC_MODEL_REVISION"] = config.model_revision

@@ -112,11 +112,19 @@ def test_model_weights_directory(tmp_path: Path) -> None:
         ({"autoscaling_invocations_per_instance": -1}, "autoscaling_invocations_per_instance: -1"),
         ({"batch_instance_type": "ml.huge"}, "batch_instance_type: 'ml.huge' is not valid"),
         ({"batch_instance_count": 101}, "batch_instance_count: 101 is out of range"),
-        ({"batch_max_payload_mb": 0}, "batch_max_payload_mb: 0 is out of range"),
+        (
+            {"batch_max_payload_mb": 0},
+            "batch_max_payload_mb: 0 is not allowed; expected 'auto' or a whole number from 1 "
+            "to 100",
+        ),
+        ({"batch_max_payload_mb": "big"}, "batch_max_payload_mb: 'big' is not allowed"),
         (
             {"batch_max_payload_mb": 20, "batch_max_concurrent_transforms": 6},
             "20 x 6 = 120; SageMaker allows at most 100",
         ),
+        ({"max_pairs_per_request": 0}, "max_pairs_per_request: 0 is out of range; expected 1"),
+        ({"max_pairs_per_request": "many"}, "max_pairs_per_request: expected a whole number"),
+        ({"model_kind": "bi-encoder"}, "model_kind: 'bi-encoder' is not allowed; expected one"),
         ({"batch_strategy": "multirecord"}, "batch_strategy: 'multirecord' is not allowed"),
         ({"vpc": "vpc-xyz"}, "vpc: 'vpc-xyz' is not allowed; expected 'none', 'create'"),
         ({"vpc": "create"}, "model_weights: 'hub' is not allowed with vpc='create'"),
@@ -142,3 +150,58 @@ def test_unknown_key_lists_the_known_keys() -> None:
         load_config({"instance_type": "ml.g5.xlarge"})
     assert "endpoint_instance_type" in str(raised.value)
     assert "batch_instance_type" in str(raised.value)
+
+
+def test_pair_cap_is_parsed_and_reaches_the_container_environment() -> None:
+    from stacks.serving_model import container_environment
+    from zstc.model_server_settings import REAL_TIME_MODEL_SERVER
+
+    config = load_config({"max_pairs_per_request": "120"})
+
+    assert config.max_pairs_per_request == 120
+    assert (
+        container_environment(config=config, model_server=REAL_TIME_MODEL_SERVER)[
+            "ZSTC_MAX_PAIRS_PER_REQUEST"
+        ]
+        == "120"
+    )
+
+
+def test_pair_cap_default_is_the_inference_codes_default() -> None:
+    # The container falls back to its own default when the variable is unset (local serving);
+    # both must be the one sized value.
+    from request_contract import DEFAULT_MAX_PAIRS_PER_REQUEST
+
+    assert ZstcConfig().max_pairs_per_request == DEFAULT_MAX_PAIRS_PER_REQUEST
+
+
+@pytest.mark.parametrize(
+    ("context", "payload_mb"),
+    [
+        ({}, 1),  # the model kind is unknown until the container loads it: sized as NLI
+        ({"model_kind": "nli"}, 1),
+        ({"model_kind": "embedding"}, 6),
+        ({"model_kind": "embedding", "batch_max_concurrent_transforms": 20}, 5),
+        ({"model_kind": "embedding", "batch_max_payload_mb": "12"}, 12),
+        ({"batch_max_payload_mb": 3}, 3),
+        ({"batch_max_payload_mb": "auto", "batch_max_concurrent_transforms": 100}, 1),
+    ],
+)
+def test_batch_payload_defaults_to_the_model_kinds_size(
+    context: dict[str, Any], payload_mb: int
+) -> None:
+    assert load_config(context).batch_payload_mb == payload_mb
+
+
+def test_model_kind_reaches_the_container_only_when_chosen() -> None:
+    from stacks.serving_model import container_environment
+    from zstc.model_server_settings import REAL_TIME_MODEL_SERVER
+
+    assert "ZSTC_MODEL_KIND" not in container_environment(
+        config=load_config({}), model_server=REAL_TIME_MODEL_SERVER
+    )
+    chosen = load_config({"model_kind": "embedding"})
+    assert (
+        container_environment(config=chosen, model_server=REAL_TIME_MODEL_SERVER)["ZSTC_MODEL_KIND"]
+        == "embedding"
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,29 +30,84 @@ def _no() -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class FakeGpu:
+    name: str
+    capability: tuple[int, int]
+
+
+# Compute capabilities from NVIDIA's CUDA GPU list (developer.nvidia.com/cuda-gpus).
+T4 = FakeGpu("Tesla T4", (7, 5))  # ml.g4dn
+V100 = FakeGpu("Tesla V100-SXM2-16GB", (7, 0))  # ml.p3
+A10G = FakeGpu("NVIDIA A10G", (8, 6))  # ml.g5
+L4 = FakeGpu("NVIDIA L4", (8, 9))  # ml.g6
+A100 = FakeGpu("NVIDIA A100-SXM4-40GB", (8, 0))  # ml.p4d
+H100 = FakeGpu("NVIDIA H100 80GB HBM3", (9, 0))  # ml.p5
+
+
+def _install_gpu(monkeypatch: pytest.MonkeyPatch, gpu: FakeGpu) -> None:
+    """Fakes the device at torch's own boundary: availability, capability and name.
+
+    is_bf16_supported is faked the way torch >= 2.4 behaves on such a device
+    (pytorch/pytorch v2.6.0, torch/cuda/__init__.py): with the default
+    including_emulation=True it answers True even below capability 8.0, since a bf16 tensor
+    can be created there. Code that asks it would pick bf16 on a T4.
+    """
+
+    def is_bf16_supported(including_emulation: bool = True) -> bool:
+        return including_emulation or gpu.capability >= (8, 0)
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: gpu.capability)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: gpu.name)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", is_bf16_supported)
+
+
 @pytest.mark.parametrize(
-    ("device", "cuda_bf16", "cpu_bf16", "expected"),
+    ("gpu", "expected"),
     [
-        (GPU, _no, _no, torch.float16),  # T4 (ml.g4dn): no bf16, so fp16
-        (GPU, _yes, _no, torch.bfloat16),  # A10G, L4, A100, H100
-        (CPU, _no, _yes, torch.bfloat16),  # AMX or AVX512_BF16
-        (CPU, _yes, _no, torch.float32),  # a bf16 GPU elsewhere does not matter on CPU
-        (CPU, _no, _no, torch.float32),
+        (T4, torch.float16),
+        (V100, torch.float16),
+        (A100, torch.bfloat16),
+        (A10G, torch.bfloat16),
+        (L4, torch.bfloat16),
+        (H100, torch.bfloat16),
     ],
+    ids=lambda value: value.name if isinstance(value, FakeGpu) else str(value),
 )
-def test_auto_follows_the_hardware(
-    device: torch.device,
-    cuda_bf16: Callable[[], bool],
-    cpu_bf16: Callable[[], bool],
-    expected: torch.dtype,
+def test_auto_on_a_gpu_follows_the_compute_capability(
+    monkeypatch: pytest.MonkeyPatch, gpu: FakeGpu, expected: torch.dtype
 ) -> None:
-    chosen = choose_dtype(
-        requested="auto",
-        device=device,
-        cuda_bf16_probe=cuda_bf16,
-        cpu_bf16_probe=cpu_bf16,
-    )
+    _install_gpu(monkeypatch, gpu)
+
+    chosen = choose_dtype(requested="auto", device=GPU, cpu_bf16_probe=_no)
+
     assert chosen == expected
+
+
+def test_the_choice_is_logged_with_the_device_name_and_capability(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _install_gpu(monkeypatch, T4)
+
+    with caplog.at_level(logging.INFO, logger="precision"):
+        choose_dtype(requested="auto", device=GPU, cpu_bf16_probe=_no)
+
+    assert "Tesla T4 has compute capability 7.5" in caplog.text
+    assert "fp16" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("cpu_bf16", "expected"),
+    [(_yes, torch.bfloat16), (_no, torch.float32)],  # AMX or AVX512_BF16, or neither
+)
+def test_auto_on_the_cpu_follows_the_cpu_flags(
+    monkeypatch: pytest.MonkeyPatch, cpu_bf16: Callable[[], bool], expected: torch.dtype
+) -> None:
+    # A bf16-capable GPU elsewhere in the machine does not matter on the CPU.
+    _install_gpu(monkeypatch, H100)
+
+    assert choose_dtype(requested="auto", device=CPU, cpu_bf16_probe=cpu_bf16) == expected
 
 
 @pytest.mark.parametrize(
@@ -58,16 +115,11 @@ def test_auto_follows_the_hardware(
     [("fp32", torch.float32), ("bf16", torch.bfloat16), ("fp16", torch.float16)],
 )
 def test_explicit_precision_wins_over_the_hardware(
-    requested: PrecisionName, expected: torch.dtype
+    monkeypatch: pytest.MonkeyPatch, requested: PrecisionName, expected: torch.dtype
 ) -> None:
+    _install_gpu(monkeypatch, T4)
     for device in (CPU, GPU):
-        chosen = choose_dtype(
-            requested=requested,
-            device=device,
-            cuda_bf16_probe=_yes,
-            cpu_bf16_probe=_yes,
-        )
-        assert chosen == expected
+        assert choose_dtype(requested=requested, device=device, cpu_bf16_probe=_yes) == expected
 
 
 def test_env_override_is_parsed_and_validated() -> None:

@@ -20,6 +20,7 @@ from nli_label_orders import NliModelFactory
 from sagemaker_huggingface_inference_toolkit.handler_service import HuggingFaceHandlerService
 
 LABEL_LIMIT = 4
+JSON_LINES = "application/jsonlines"
 GOOD_PARAMETERS = {"candidate_labels": ["Health", "Career", "Finance"]}
 
 
@@ -178,7 +179,7 @@ def test_comma_separated_labels_and_custom_template(
                 {"inputs": "x", "parameters": {**GOOD_PARAMETERS, "hypothesis_template": "{label}"}}
             ),
             "application/json",
-            "has no {} where the label goes",
+            "contains '{label}': the label can only go in a plain {}",
         ),
         (
             _json({"inputs": "x", "parameters": {"candidate_labels": list("abcde")}}),
@@ -223,7 +224,8 @@ def test_unsupported_accept_gets_400(
 ) -> None:
     body = _json({"inputs": "x", "parameters": GOOD_PARAMETERS})
     message = _bad_request(handler, body, "application/json", accept="text/csv")
-    assert "Accept 'text/csv' is not supported" in message
+    assert "Accept 'text/csv' does not fit" in message
+    assert "Send Accept: application/json" in message
 
 
 def test_json_lines_bad_lines_become_error_lines_in_place(
@@ -251,8 +253,7 @@ def test_json_lines_bad_lines_become_error_lines_in_place(
     ]
     body = ("\n".join(lines) + "\n").encode()
     response = _call(handler, body, "application/jsonlines", accept="application/jsonlines")
-    assert response.endswith("\n")
-    outputs = [json.loads(line) for line in response.splitlines()]
+    outputs = [json.loads(line) for line in response.split("\n")]
     assert len(outputs) == len(lines)
     assert [output["id"] for output in outputs] == [
         "a",
@@ -290,8 +291,8 @@ def test_json_lines_without_trailing_newline_and_with_crlf(
         for n in range(3)
     ]
     for body in ("\n".join(lines), "\r\n".join(lines) + "\r\n"):
-        response = _call(handler, body.encode(), "application/jsonlines; charset=utf-8")
-        outputs = [json.loads(line) for line in response.splitlines()]
+        response = _call(handler, body.encode(), "application/jsonlines; charset=utf-8", JSON_LINES)
+        outputs = [json.loads(line) for line in response.split("\n")]
         assert [output["id"] for output in outputs] == [0, 1, 2]
         assert all("labels" in output for output in outputs)
 
@@ -299,7 +300,7 @@ def test_json_lines_without_trailing_newline_and_with_crlf(
 def test_json_lines_with_only_bad_lines_still_answers_every_line(
     handler: tuple[HuggingFaceHandlerService, FakeMmsContext],
 ) -> None:
-    response = _call(handler, b'{"id": 1}\n[]\n', "application/jsonlines")
-    outputs = [json.loads(line) for line in response.splitlines()]
+    response = _call(handler, b'{"id": 1}\n[]\n', "application/jsonlines", JSON_LINES)
+    outputs = [json.loads(line) for line in response.split("\n")]
     assert [output["id"] for output in outputs] == [1, None]
     assert all("error" in output for output in outputs)

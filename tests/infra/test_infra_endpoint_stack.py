@@ -129,6 +129,7 @@ def test_hub_model_gets_model_id_and_network_and_one_worker_per_gpu(
                         "ZSTC_MODEL_ID": "facebook/bart-large-mnli",
                         "ZSTC_MODEL_REVISION": "main",
                         "ZSTC_MAX_CANDIDATE_LABELS": "50",
+                        "ZSTC_MAX_PAIRS_PER_REQUEST": "300",
                         "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
                         "SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS": "60",
                         "SAGEMAKER_MODEL_SERVER_TIMEOUT": "1",
@@ -168,6 +169,7 @@ def test_vpc_model_is_isolated_offline_and_attached_to_the_subnets(
                     "Environment": {
                         "HF_HUB_OFFLINE": "1",
                         "ZSTC_MAX_CANDIDATE_LABELS": "50",
+                        "ZSTC_MAX_PAIRS_PER_REQUEST": "300",
                         "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
                         "SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS": "60",
                         "SAGEMAKER_MODEL_SERVER_TIMEOUT": "1",

@@ -85,6 +85,7 @@ def test_container_environment_for_hub_weights() -> None:
         "ZSTC_MODEL_ID": "MoritzLaurer/deberta-v3-base-zeroshot-v2.0",
         "ZSTC_MODEL_REVISION": "main",
         "ZSTC_MAX_CANDIDATE_LABELS": "50",
+        "ZSTC_MAX_PAIRS_PER_REQUEST": "300",
         "SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS": "60",
         "SAGEMAKER_MODEL_SERVER_TIMEOUT": "1",
         "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
@@ -96,6 +97,7 @@ def test_container_environment_for_packaged_weights() -> None:
     assert container_environment(config=config, model_server=REAL_TIME_MODEL_SERVER) == {
         "HF_HUB_OFFLINE": "1",
         "ZSTC_MAX_CANDIDATE_LABELS": "20",
+        "ZSTC_MAX_PAIRS_PER_REQUEST": "300",
         "SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS": "60",
         "SAGEMAKER_MODEL_SERVER_TIMEOUT": "1",
         "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
