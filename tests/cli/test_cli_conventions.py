@@ -233,3 +233,43 @@ def test_classify_reads_texts_from_a_file_or_stdin_in_list_requests(
 def test_classify_needs_text_or_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["classify", "--labels", "a,b", "--local", "localhost:9"]) == 2
     assert "give TEXT or --file PATH" in capsys.readouterr().err
+
+
+def test_local_serve_json_output_names_where_it_listens(
+    tiny_served_model_dir: Path, tmp_path: Path
+) -> None:
+    """`local serve --output json` prints one JSON line a script can read, then serves."""
+    import select
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from zstc.local_endpoint import find_free_port
+
+    port = find_free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "zstc"), "--output", "json", "local", "serve",
+         "--model", str(tiny_served_model_dir), "--port", str(port),
+         "--log-dir", str(tmp_path / "logs")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 120
+        line = ""
+        while not line and time.monotonic() < deadline and process.poll() is None:
+            if select.select([process.stdout], [], [], 1.0)[0]:
+                line = process.stdout.readline()
+        document = json.loads(line)
+        assert document["url"] == f"http://127.0.0.1:{port}"
+        assert document["model_dir"] == str(tiny_served_model_dir)
+        with urllib.request.urlopen(f"{document['url']}/ping", timeout=5) as response:
+            assert response.status == 200
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

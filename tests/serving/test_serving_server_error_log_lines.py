@@ -2,9 +2,9 @@
 metric filter counts exactly those lines.
 
 The real multi-model-server and the Hugging Face toolkit's handler serve a model directory
-whose code/inference.py fails in predict_fn: as the server (logging SERVER_ERROR_MARKER, the
-way inference_code logs a server failure) or as the caller's mistake (a plain exception, no
-marker). What the server prints is what SageMaker sends to the endpoint's log group: each line
+whose code/inference.py fails in predict_fn: as the server (through inference_code's
+server_error_log, which logs SERVER_ERROR_MARKER) or as the caller's mistake (a plain exception,
+no marker). What the server prints is what SageMaker sends to the endpoint's log group: each line
 a Python worker writes is relayed by the front end (awslabs/multi-model-server,
 frontend/server/src/main/java/com/amazonaws/ml/mms/wlm/WorkerLifeCycle.java, ReaderThread). The
 filter pattern is the one the endpoint stack synthesizes.
@@ -13,6 +13,7 @@ filter pattern is the one the endpoint stack synthesizes.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,17 +24,18 @@ from inference_code.server_error_log import SERVER_ERROR_MARKER
 from stacks.endpoint_alarms import server_error_filter_pattern
 from zstc.local_endpoint import LocalEndpoint, find_free_port
 
+INFERENCE_CODE_DIR = Path(__file__).resolve().parents[2] / "inference_code"
+
 SERVER_FAILURES = 2
 CALLER_MISTAKES = 3
 
-# Logs a server failure with the marker on its first line and the traceback below it, then
-# fails without the marker in the exception's text; a caller's mistake is a plain exception.
+# A server failure goes through inference_code's own log_server_error (the marker and the
+# exception on one line, the traceback below it) and ServerError; a caller's mistake is a plain
+# exception, as a RequestError is.
 FAILING_INFERENCE_CODE = """
 import json
-import logging
 
-logger = logging.getLogger("zstc.inference")
-MARKER = {marker!r}
+from server_error_log import ServerError, log_server_error
 
 
 def model_fn(model_dir):
@@ -49,11 +51,8 @@ def predict_fn(data, model):
         try:
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
         except RuntimeError as error:
-            logger.error(
-                "%s stage=predict_fn error=%s: %s", MARKER, type(error).__name__, error,
-                exc_info=True,
-            )
-        raise RuntimeError("the server failed while handling this request")
+            log_server_error(stage="predict_fn", error=error)
+            raise ServerError() from error
     raise ValueError("parameters.candidate_labels: expected a non-empty list of labels")
 
 
@@ -66,9 +65,8 @@ def output_fn(prediction, accept):
 def server_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
     model_dir = tmp_path_factory.mktemp("failing-model")
     (model_dir / "code").mkdir()
-    (model_dir / "code" / "inference.py").write_text(
-        FAILING_INFERENCE_CODE.format(marker=SERVER_ERROR_MARKER), encoding="utf-8"
-    )
+    (model_dir / "code" / "inference.py").write_text(FAILING_INFERENCE_CODE, encoding="utf-8")
+    shutil.copy(INFERENCE_CODE_DIR / "server_error_log.py", model_dir / "code")
     server = LocalEndpoint(
         model_dir, port=find_free_port(), log_dir=tmp_path_factory.mktemp("failing-logs")
     )
@@ -76,6 +74,7 @@ def server_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
         for _ in range(SERVER_FAILURES):
             answer = server.invoke(json.dumps({"inputs": "fail as the server"}))
             assert answer.status == 400, answer.text
+            assert SERVER_ERROR_MARKER not in answer.text
         for _ in range(CALLER_MISTAKES):
             answer = server.invoke(json.dumps({"inputs": "a caller's mistake"}))
             assert answer.status == 400, answer.text
