@@ -7,6 +7,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from cli_test_support import (
     DEPLOYED_MAX_LABELS,
     ENDPOINT_NAME,
@@ -18,6 +19,7 @@ from cli_test_support import (
 )
 from moto import mock_aws
 
+import zstc.cli_context
 from zstc.local_endpoint import LocalEndpoint, find_free_port
 from zstc.model_artifact import prepare_model_dir
 
@@ -120,3 +122,18 @@ def local_endpoint(
     )
     with endpoint:
         yield endpoint
+
+
+@pytest.fixture
+def runtime(deployed: DeployedZstc, monkeypatch: pytest.MonkeyPatch) -> Stubber:
+    """sagemaker-runtime behind a Stubber (moto never fails invoke_endpoint); the rest is moto."""
+    client = boto3.client("sagemaker-runtime", region_name=REGION)
+    real_client = zstc.cli_context.Settings.client
+    monkeypatch.setattr(
+        zstc.cli_context.Settings,
+        "client",
+        lambda settings, service: (
+            client if service == "sagemaker-runtime" else real_client(settings, service)
+        ),
+    )
+    return Stubber(client)

@@ -24,21 +24,6 @@ def _body(payload: Any) -> StreamingBody:
     return StreamingBody(io.BytesIO(raw), len(raw))
 
 
-@pytest.fixture
-def runtime(deployed: DeployedZstc, monkeypatch: pytest.MonkeyPatch) -> Stubber:
-    """sagemaker-runtime behind a Stubber (moto never fails invoke_endpoint); the rest is moto."""
-    client = boto3.client("sagemaker-runtime", region_name=REGION)
-    real_client = zstc.cli_context.Settings.client
-    monkeypatch.setattr(
-        zstc.cli_context.Settings,
-        "client",
-        lambda settings, service: (
-            client if service == "sagemaker-runtime" else real_client(settings, service)
-        ),
-    )
-    return Stubber(client)
-
-
 def test_classify_finds_the_endpoint_from_the_stack_and_sends_the_contract(
     deployed: DeployedZstc, runtime: Stubber, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -164,20 +164,6 @@ def test_cli_and_server_share_one_template_rule(template: str, accepted: bool) -
     assert cli_accepts == server_accepts == accepted
 
 
-@pytest.fixture
-def runtime(deployed: DeployedZstc, monkeypatch: pytest.MonkeyPatch) -> Stubber:
-    client = boto3.client("sagemaker-runtime", region_name=REGION)
-    real_client = zstc.cli_context.Settings.client
-    monkeypatch.setattr(
-        zstc.cli_context.Settings,
-        "client",
-        lambda self, service: (
-            client if service == "sagemaker-runtime" else real_client(self, service)
-        ),
-    )
-    return Stubber(client)
-
-
 def _expect_batch(runtime: Stubber, texts: list[str]) -> None:
     body = {"inputs": texts, "parameters": {"candidate_labels": ["a", "b"], "multi_label": False}}
     answer = json.dumps(

@@ -24,6 +24,7 @@ from typing import Any
 
 import psutil
 import pytest
+from server_processes import server_processes
 
 from zstc.cli_errors import CliError
 from zstc.local_commands import resolve_model, wait_for_stop
@@ -56,23 +57,9 @@ def _ping(url: str) -> int | None:
         return None
 
 
-def _server_processes(log_dir: Path) -> list[psutil.Process]:
-    """Every live process (zombies are dead) whose environment names this server's log dir."""
-    found = []
-    for process in psutil.process_iter():
-        try:
-            if process.status() == psutil.STATUS_ZOMBIE:
-                continue
-            if process.environ().get("LOG_LOCATION") == str(log_dir):
-                found.append(process)
-        except psutil.Error:
-            continue
-    return found
-
-
 def _wait_until_no_server(log_dir: Path, *, timeout_s: float) -> list[psutil.Process]:
     deadline = time.monotonic() + timeout_s
-    while (left := _server_processes(log_dir)) and time.monotonic() < deadline:
+    while (left := server_processes(log_dir)) and time.monotonic() < deadline:
         time.sleep(0.2)
     return left
 
@@ -108,7 +95,7 @@ def _start_serve(
         assert "as the endpoint model (60 s timeout)" in serving_line
     url = f"http://127.0.0.1:{port}"
     assert _ping(url) == 200
-    assert len(_server_processes(log_dir)) >= 4, "supervisor, launcher, Java, worker"
+    assert len(server_processes(log_dir)) >= 4, "supervisor, launcher, Java, worker"
     return process, url, log_dir
 
 
@@ -140,7 +127,7 @@ def test_serve_stops_cleanly_when_its_terminal_hangs_up(
         if process.poll() is None:
             process.kill()
             process.wait()
-        left = _server_processes(log_dir)
+        left = server_processes(log_dir)
         for leftover in left:
             leftover.kill()
     # stop() returned only once everything had gone and the port was free.
@@ -172,14 +159,14 @@ def test_serve_as_the_batch_model_takes_batch_sized_payloads(
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
-    assert _server_processes(log_dir) == []
+    assert server_processes(log_dir) == []
 
 
 def test_the_server_goes_when_zstc_is_killed(tiny_nli_model_dir: Path, tmp_path: Path) -> None:
     process, url, log_dir = _start_serve(tiny_nli_model_dir, tmp_path)
     # The server's private temporary directory (MMS's pid file and sockets).
     run_dir = Path(
-        next(p for p in _server_processes(log_dir) if p.name() == "java").environ()["TMPDIR"]
+        next(p for p in server_processes(log_dir) if p.name() == "java").environ()["TMPDIR"]
     )
     assert run_dir.is_dir()
     try:
@@ -192,7 +179,7 @@ def test_the_server_goes_when_zstc_is_killed(tiny_nli_model_dir: Path, tmp_path:
         assert not run_dir.exists()
         assert (log_dir / "server.log").is_file(), "a --log-dir given is the user's: kept"
     finally:
-        for leftover in _server_processes(log_dir):
+        for leftover in server_processes(log_dir):
             leftover.kill()
 
 

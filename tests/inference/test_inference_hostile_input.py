@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import torch
+from fuzz_bodies import RAW_EXCEPTION_TEXT
 from inference_test_support import FakeMmsContext, handle, toolkit_handler_service
 from mms.service import PredictionException
 from nli_label_orders import NliModelFactory
@@ -32,18 +33,6 @@ LABELS = ["Health", "Career", "Finance"]
 PARAMETERS = {"candidate_labels": LABELS}
 PAIR_CAP = 12
 MARKER = "ZSTC_SERVER_ERROR"
-# Python's own wording for the failures these inputs used to cause; none may reach a caller.
-RAW_EXCEPTION_TEXT = (
-    "Traceback",
-    "codec can't",
-    "has no attribute",
-    "string index out of range",
-    "string indices must be integers",
-    "Exceeds the limit",
-    "maximum recursion depth",
-    "Replacement index",
-    "Out of range float values",
-)
 
 Handler = tuple[HuggingFaceHandlerService, FakeMmsContext]
 

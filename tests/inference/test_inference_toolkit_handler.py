@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from inference_test_support import INFERENCE_MODULE_NAMES, FakeMmsContext, unpacked_model_tarball
+from inference_test_support import FakeMmsContext, handle, toolkit_handler_service
 from mms.service import PredictionException
 from nli_label_orders import NliModelFactory
 from sagemaker_huggingface_inference_toolkit.handler_service import HuggingFaceHandlerService
@@ -28,26 +28,12 @@ GOOD_PARAMETERS = {"candidate_labels": ["Health", "Career", "Finance"]}
 def handler(
     make_tiny_nli_model: NliModelFactory, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[HuggingFaceHandlerService, FakeMmsContext]]:
-    model_dir = unpacked_model_tarball(
+    with toolkit_handler_service(
         weights_dir=make_tiny_nli_model(seed=7),
         target=tmp_path_factory.mktemp("toolkit-model"),
-    )
-    saved_modules = {
-        name: sys.modules.pop(name) for name in INFERENCE_MODULE_NAMES if name in sys.modules
-    }
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("HF_TASK", raising=False)
-        patch.delenv("SAGEMAKER_PROGRAM", raising=False)
-        patch.setenv("ZSTC_MAX_CANDIDATE_LABELS", str(LABEL_LIMIT))
-        patch.setenv("ZSTC_PRECISION", "fp32")
-        patch.syspath_prepend(str(model_dir / "code"))
-        context = FakeMmsContext(model_dir=model_dir)
-        service = HuggingFaceHandlerService()
-        service.initialize(context)
-        yield service, context
-    for name in INFERENCE_MODULE_NAMES:
-        sys.modules.pop(name, None)
-    sys.modules.update(saved_modules)
+        env={"ZSTC_MAX_CANDIDATE_LABELS": str(LABEL_LIMIT), "ZSTC_PRECISION": "fp32"},
+    ) as service:
+        yield service
 
 
 def _call(
@@ -56,14 +42,7 @@ def _call(
     content_type: str | None,
     accept: str | None = None,
 ) -> str:
-    service, context = handler
-    context.headers = {}
-    if content_type is not None:
-        context.headers["Content-Type"] = content_type
-    if accept is not None:
-        context.headers["Accept"] = accept
-    [response] = service.handle([{"body": body}], context)
-    return str(response)
+    return handle(handler, body, content_type=content_type, accept=accept)
 
 
 def _bad_request(

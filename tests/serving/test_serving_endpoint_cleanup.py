@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import psutil
 import pytest
+from server_processes import server_processes
 
 from zstc import local_endpoint
 from zstc.local_endpoint import LocalEndpoint, LocalEndpointError, find_free_port, port_is_free
@@ -30,20 +30,6 @@ OLD_PORT_RELEASE_WAIT_S = 30.0
 @pytest.fixture(scope="module")
 def model_dir(tiny_nli_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return prepare_model_dir(tmp_path_factory.mktemp("model"), weights_dir=tiny_nli_model_dir)
-
-
-def server_processes(log_dir: Path) -> list[psutil.Process]:
-    """Every live process (zombies are dead) whose environment names this server's log dir."""
-    found = []
-    for process in psutil.process_iter():
-        try:
-            if process.status() == psutil.STATUS_ZOMBIE:
-                continue
-            if process.environ().get("LOG_LOCATION") == str(log_dir):
-                found.append(process)
-        except psutil.Error:
-            continue
-    return found
 
 
 def wait_until(condition: Callable[[], bool], *, timeout_s: float) -> bool:
