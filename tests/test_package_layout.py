@@ -77,9 +77,9 @@ def test_every_client_folder_with_code_is_an_installed_package() -> None:
     """A folder missing from pyproject.toml's packages is left out of the wheel silently."""
     import tomllib
 
-    declared = set(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "packages"
-    ])
+    declared = set(
+        tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
     folders = {
         ".".join(path.parent.relative_to(REPO_ROOT).parts)
         for path in (REPO_ROOT / "zstc").rglob("*.py")
