@@ -100,3 +100,23 @@ def test_documented_error_is_the_real_one(row: re.Match[str]) -> None:
     with pytest.raises(ConfigError) as raised:
         load_config({**_cdk_json_defaults(), **_context(row["context"])})
     assert str(raised.value) == row["error"]
+
+
+MAX_README_LINES = 300
+# Markdown links and images: [text](target), with the target's #anchor and "title" left off.
+_LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s#]+)(?:#[^)\s]*)?(?:\s+\"[^\"]*\")?\)")
+
+
+def test_the_readme_is_a_front_page() -> None:
+    lines = (REPO_ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= MAX_README_LINES, "move reference material into docs/"
+
+
+@pytest.mark.parametrize("document", ["README.md", "CONTRIBUTING.md"])
+def test_links_outside_the_site_reach_a_file(document: str) -> None:
+    """mkdocs checks the links between pages; these two files live outside docs/."""
+    text = (REPO_ROOT / document).read_text(encoding="utf-8")
+    targets = [target for target in _LINK.findall(text) if "://" not in target]
+    assert targets, f"{document} links to no page"
+    missing = [target for target in targets if not (REPO_ROOT / target).exists()]
+    assert not missing, f"{document}: links to files that do not exist: {missing}"
