@@ -49,6 +49,15 @@ def test_every_page_under_docs_is_in_the_navigation() -> None:
     assert len(nav) == len(set(nav)), "a page is listed twice in mkdocs.yml's nav"
 
 
+def test_the_site_build_and_the_site_fetch_nothing() -> None:
+    """Material's social and privacy plugins download while building, and its default theme
+    loads Google Fonts in the reader's browser; only the built-in search plugin is allowed."""
+    config = yaml.safe_load((REPO_ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    assert config["plugins"] == ["search"]
+    assert config["theme"]["font"] is False
+    assert config["strict"] is True
+
+
 def _cdk_json_defaults() -> dict[str, Any]:
     context = json.loads((REPO_ROOT / "cdk.json").read_text(encoding="utf-8"))["context"]
     return {
