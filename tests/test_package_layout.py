@@ -68,6 +68,40 @@ def test_the_cdk_app_loads_no_cli_library(script: str, expected: list[str]) -> N
     assert _loaded(script) == expected
 
 
+# The eval's terminal output is drawn with rich; every other module outside zstc/cli/ does its
+# work without a CLI library, and imports one only inside the function that draws.
+TERMINAL_OUTPUT_MODULES = ("zstc.evaluation.options", "zstc.evaluation.terminal_report")
+
+_LOADED_BY_THE_WORK_MODULES = """
+import importlib, json, pathlib, sys
+modules = sorted(
+    ".".join(path.with_suffix("").parts).removesuffix(".__init__")
+    for path in pathlib.Path("zstc").rglob("*.py")
+)
+work = [m for m in modules if not m.startswith("zstc.cli") and m not in %r]
+for module in work:
+    importlib.import_module(module)
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules} & set(%r))))
+"""
+
+
+def test_the_client_work_modules_load_no_cli_library() -> None:
+    script = _LOADED_BY_THE_WORK_MODULES % (TERMINAL_OUTPUT_MODULES, CLI_LIBRARIES)
+    completed = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == [], (
+        "a module outside zstc/cli/ imports click or rich at import time; import it inside the "
+        "function that needs it, or move the code into zstc/cli/"
+    )
+
+
 def test_the_client_package_has_at_most_twelve_top_level_modules() -> None:
     modules = sorted(path.name for path in (REPO_ROOT / "zstc").glob("*.py"))
     assert len(modules) <= MAX_TOP_LEVEL_MODULES, modules
