@@ -27,16 +27,17 @@ CDK_ARGS ?=
 # The recorded benchmark: every path on the same 64 texts; the report goes to docs/benchmarks.md.
 BENCH_ARGS ?= --texts 64 --output docs/benchmarks.md
 
-.PHONY: help install lint test synth deploy destroy demo bench clean integ integ-destroy
+.PHONY: help install lint docs test synth deploy destroy demo bench clean integ integ-destroy
 
 help:
 	@echo "make demo     classify sample texts offline on the bundled model (no AWS account)"
-	@echo "make test     install everything, lint, and run the whole test suite"
+	@echo "make test     install everything, lint, build the docs, and run the whole test suite"
 	@echo "make synth    write every stack's CloudFormation template to cdk.out (no credentials)"
 	@echo "make deploy   cdk deploy --all into the account of your AWS credentials"
 	@echo "make destroy  delete every stack make deploy created (VPC included)"
 	@echo "make bench    inference benchmark: stock pipeline vs zstc, pairs per second"
 	@echo "make lint     ruff check, ruff format --check and mypy"
+	@echo "make docs     build the documentation site (mkdocs, Material theme) into build/site"
 	@echo "make integ    deploy a cheap copy into your AWS account, check every promise, destroy it"
 
 # pip runs without --quiet so every download shows its progress: the first install fetches
@@ -66,7 +67,14 @@ lint: install
 	MYPYPATH=lambda/endpoint_readiness $(VENV)/bin/mypy lambda/endpoint_readiness
 	MYPYPATH=integ/checker $(VENV)/bin/mypy integ/checker
 
-test: lint
+# --strict (also set in mkdocs.yml) turns every warning into an error: a broken link or anchor, a
+# nav entry without its page, a page left out of the nav. Not --quiet: it hides the warnings from
+# --strict too. The build fetches nothing. NO_MKDOCS_2_WARNING silences Material's notice of its
+# end of life (May 2027) on every build.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+test: lint docs
 	$(VENV)/bin/pytest
 
 synth: install

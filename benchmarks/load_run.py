@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Load run: concurrent clients against the real local model server, hostile bodies included.
 
-It serves the bundled all-MiniLM-L6-v2 (embedding mode) through zstc.local_endpoint, the same
+It serves the bundled all-MiniLM-L6-v2 (embedding mode) through zstc.local.endpoint, the same
 multi-model-server and toolkit handler the container runs, on loopback only. For each
 concurrency level, that many client threads send a fixed mix of bodies for a bounded time:
 
@@ -34,9 +34,9 @@ from pathlib import Path
 
 import psutil
 
-from zstc.local_commands import bundled_model_dir
-from zstc.local_endpoint import LocalEndpoint, find_free_port
-from zstc.model_artifact import prepare_model_dir
+from zstc.local.endpoint import LocalEndpoint, find_free_port
+from zstc.models.artifact import prepare_model_dir
+from zstc.models.model_sources import bundled_model_dir
 from zstc.reference_categories import REFERENCE_CATEGORIES
 
 JSON = "application/json"

@@ -14,7 +14,7 @@ from stacks.config import ZstcConfig, moving_revision_warning
 from stacks.data_stack import DataStack
 from stacks.endpoint_stack import EndpointStack
 from stacks.network_stack import NetworkStack
-from zstc.model_artifact import build_model_archive
+from zstc.models.artifact import build_model_archive
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # model.tar.gz is rebuilt on every synth; it is byte-for-byte deterministic, so the CDK asset

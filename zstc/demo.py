@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from zstc.cli_errors import CliError
-from zstc.evaluation.eval_command import EvaluationReport
 from zstc.evaluation.labelled_sample import BUNDLED_SAMPLE as LABELLED_SAMPLE
 from zstc.evaluation.metrics import SingleLabelMetrics
+from zstc.evaluation.report import EvaluationReport
 from zstc.evaluation.report_files import ReportFiles
 from zstc.reference_categories import REFERENCE_CATEGORIES
 
@@ -171,9 +171,9 @@ def lay_out_model(*, model: str | None, revision: str | None, models_dir: Path) 
 
     Each model gets its own folder, so files of a model used earlier never mix in.
     """
-    from zstc.hub_snapshot import HubDownloadError
-    from zstc.local_commands import bundled_model_dir, is_unpacked_archive
-    from zstc.model_artifact import ModelArtifactError, prepare_model_dir
+    from zstc.models.artifact import ModelArtifactError, prepare_model_dir
+    from zstc.models.hub_snapshot import HubDownloadError
+    from zstc.models.model_sources import bundled_model_dir, is_unpacked_archive
 
     target = models_dir / model_dir_name(model)
     try:
@@ -208,8 +208,8 @@ def classify_one_by_one(
     shown: int = SHOWN_ONE_AT_A_TIME,
 ) -> list[dict[str, Any]]:
     """One real-time request per text, the first `shown` printed as tables; returns them all."""
+    from zstc.cli.result_table import format_table
     from zstc.endpoint_client import build_request, classify
-    from zstc.result_table import format_table
 
     responses = []
     for record in records:
@@ -232,7 +232,7 @@ def write_batch_input(
     *, records: Sequence[dict[str, Any]], labels: Sequence[str], path: Path
 ) -> int:
     """The sample as a batch file, labels filled in as `zstc batch submit --labels` does."""
-    from zstc.jsonl_validation import validate_lines
+    from zstc.batch.jsonl_validation import validate_lines
 
     lines = [json.dumps(record, ensure_ascii=False) for record in records]
     result = validate_lines(lines, policy="refuse", default_labels=list(labels))
@@ -265,9 +265,9 @@ def evaluate_on_labelled_sample(
     from rich.console import Console
 
     from zstc.evaluation.classifiers import LocalEndpointClassifier
-    from zstc.evaluation.eval_command import Target, evaluate
     from zstc.evaluation.labelled_sample import read_labelled_sample
     from zstc.evaluation.report_files import write_report
+    from zstc.evaluation.run import Target, evaluate
     from zstc.evaluation.terminal_report import comparison_table, per_text_table
     from zstc.evaluation.wordings import as_written
 
@@ -326,8 +326,8 @@ def run_demo(
     sample: Path = SAMPLE_FILE,
     labelled_sample: Path = LABELLED_SAMPLE,
 ) -> DemoResult:
-    from zstc.local_batch import run_local_batch
-    from zstc.local_endpoint import LocalEndpoint, LocalEndpointError, find_free_port
+    from zstc.local.batch import run_local_batch
+    from zstc.local.endpoint import LocalEndpoint, LocalEndpointError, find_free_port
 
     started = time.monotonic()
     failed: list[str] = []

@@ -19,9 +19,9 @@ from cli_test_support import (
 )
 from moto import mock_aws
 
-import zstc.cli_context
-from zstc.local_endpoint import LocalEndpoint, find_free_port
-from zstc.model_artifact import prepare_model_dir
+import zstc.cli.context
+from zstc.local.endpoint import LocalEndpoint, find_free_port
+from zstc.models.artifact import prepare_model_dir
 
 
 @pytest.fixture
@@ -128,9 +128,9 @@ def local_endpoint(
 def runtime(deployed: DeployedZstc, monkeypatch: pytest.MonkeyPatch) -> Stubber:
     """sagemaker-runtime behind a Stubber (moto never fails invoke_endpoint); the rest is moto."""
     client = boto3.client("sagemaker-runtime", region_name=REGION)
-    real_client = zstc.cli_context.Settings.client
+    real_client = zstc.cli.context.Settings.client
     monkeypatch.setattr(
-        zstc.cli_context.Settings,
+        zstc.cli.context.Settings,
         "client",
         lambda settings, service: (
             client if service == "sagemaker-runtime" else real_client(settings, service)

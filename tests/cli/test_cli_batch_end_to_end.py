@@ -175,7 +175,7 @@ def test_submit_wait_download_runs_submit_watch_and_results_in_one_command(
 ) -> None:
     """`batch submit --wait --download OUT`: the job the upload starts, followed to its end
     with boto3's transform-job waiter, then its results in OUT."""
-    import zstc.cli_context
+    import zstc.cli.context
 
     def sagemaker_runs_the_job(http_response: object, parsed: object, **kwargs: Any) -> None:
         # What happens in AWS after the upload: S3 notifies the trigger, which starts the job;
@@ -197,7 +197,7 @@ def test_submit_wait_download_runs_submit_watch_and_results_in_one_command(
     def remember_key(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["zstc_key"] = params["Key"]
 
-    real_client = zstc.cli_context.Settings.client
+    real_client = zstc.cli.context.Settings.client
 
     def client(self: Any, service: str) -> Any:
         made = real_client(self, service)
@@ -206,7 +206,7 @@ def test_submit_wait_download_runs_submit_watch_and_results_in_one_command(
             made.meta.events.register("after-call.s3.PutObject", sagemaker_runs_the_job)
         return made
 
-    monkeypatch.setattr(zstc.cli_context.Settings, "client", client)
+    monkeypatch.setattr(zstc.cli.context.Settings, "client", client)
     source = tmp_path / "waited.jsonl"
     source.write_text(
         "".join(

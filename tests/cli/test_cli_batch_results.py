@@ -88,7 +88,7 @@ def test_results_of_an_unfinished_job_are_refused(
     import boto3
     from botocore.stub import Stubber
 
-    import zstc.cli_context
+    import zstc.cli.context
 
     job = f"{JOB_NAME_PREFIX}-running-00000000000000dd"
     _put(deployed, f"output/{job}/x.jsonl.out", [_answer(0)])  # a partial output already there
@@ -108,9 +108,9 @@ def test_results_of_an_unfinished_job_are_refused(
             "CreationTime": "2026-01-01T00:00:00Z",
         },
     )
-    real_client = zstc.cli_context.Settings.client
+    real_client = zstc.cli.context.Settings.client
     monkeypatch.setattr(
-        zstc.cli_context.Settings,
+        zstc.cli.context.Settings,
         "client",
         lambda settings, service: (
             sagemaker if service == "sagemaker" else real_client(settings, service)

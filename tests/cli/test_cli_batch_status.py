@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 from cli_test_support import JOB_NAME_PREFIX, REGION, DeployedZstc, create_transform_job
 
-from zstc.batch_status import format_duration, watch_job
+from zstc.batch.status import format_duration, watch_job
 from zstc.cli import main
 
 

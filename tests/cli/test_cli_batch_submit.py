@@ -281,7 +281,7 @@ def test_a_large_file_goes_up_in_parts_and_names_the_version_it_created(
 
 
 def test_upload_progress_reports_every_byte(deployed: DeployedZstc) -> None:
-    from zstc.batch_submit import put_encrypted
+    from zstc.batch.submit import put_encrypted
 
     body = b"x" * (9 * 1024 * 1024)
     sent: list[int] = []

@@ -11,7 +11,7 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 from cli_test_support import ENDPOINT_NAME, REGION, DeployedZstc
 
-import zstc.cli_context
+import zstc.cli.context
 from zstc.cli import main
 
 RESPONSE = {"sequence": "pay off my card", "labels": ["Finance", "Health"], "scores": [0.9, 0.1]}
@@ -107,7 +107,7 @@ def test_endpoint_name_flag_skips_the_stack_lookup(
 ) -> None:
     # No stacks exist at all: the flag alone must be enough.
     client = boto3.client("sagemaker-runtime", region_name=REGION)
-    monkeypatch.setattr(zstc.cli_context.Settings, "client", lambda settings, service: client)
+    monkeypatch.setattr(zstc.cli.context.Settings, "client", lambda settings, service: client)
     stubber = Stubber(client)
     stubber.add_response(
         "invoke_endpoint",

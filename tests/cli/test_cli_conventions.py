@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 from cli_test_support import JOB_NAME_PREFIX, REGION, STACK_PREFIX, DeployedZstc
 
-import zstc.cli_context
+import zstc.cli.context
 from zstc.cli import main
 
 
@@ -109,7 +109,7 @@ def test_credentials_rejected_at_call_time_get_the_hint_too(
         raise TokenRetrievalError(provider="sso", error_msg="Token has expired")
 
     monkeypatch.setattr(cloudformation, "describe_stacks", expired)
-    monkeypatch.setattr(zstc.cli_context.Settings, "client", lambda self, service: cloudformation)
+    monkeypatch.setattr(zstc.cli.context.Settings, "client", lambda self, service: cloudformation)
     code = main(["classify", "x", "--labels", "a,b", "--region", REGION])
     err = capsys.readouterr().err
     assert code == 2
@@ -122,7 +122,7 @@ def test_ctrl_c_exits_130(
     def interrupted(*_: object, **__: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("zstc.batch_status.recent_jobs", interrupted)
+    monkeypatch.setattr("zstc.batch.status.recent_jobs", interrupted)
     assert main(["batch", "status", *deployed.cli_args()]) == 130
     # click ends the ^C line first, then the one-line message.
     assert capsys.readouterr().err.strip() == "zstc: interrupted"
@@ -232,7 +232,7 @@ def test_local_serve_json_output_names_where_it_listens(
     import time
     import urllib.request
 
-    from zstc.local_endpoint import find_free_port
+    from zstc.local.endpoint import find_free_port
 
     port = find_free_port()
     process = subprocess.Popen(

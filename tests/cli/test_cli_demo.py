@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from zstc.batch.jsonl_validation import validate_lines
 from zstc.cli_errors import CliError
 from zstc.demo import (
     CATEGORIES,
@@ -24,7 +25,6 @@ from zstc.demo import (
 from zstc.evaluation.labelled_sample import BUNDLED_SAMPLE
 from zstc.evaluation.metrics import SingleLabelMetrics
 from zstc.evaluation.terminal_report import HIT_MARK, MISS_MARK
-from zstc.jsonl_validation import validate_lines
 
 # What the CLI reads from each synthesized stack (zstc.stack_outputs).
 OUTPUTS_THE_CLI_READS = {

@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 from cli_test_support import REGION, DeployedZstc
 
-import zstc.cli_context
+import zstc.cli.context
 from zstc import doctor
 from zstc.cli import main
 
@@ -145,10 +145,10 @@ def test_doctor_command_reports_every_check_and_exits_1_on_a_failure(
         "get_account_settings",
         {"AccountLimit": {"ConcurrentExecutions": 1000, "UnreservedConcurrentExecutions": 998}},
     )
-    real_client = zstc.cli_context.Settings.client
+    real_client = zstc.cli.context.Settings.client
     stubbed = {"service-quotas": quotas, "lambda": lambda_client}
     monkeypatch.setattr(
-        zstc.cli_context.Settings,
+        zstc.cli.context.Settings,
         "client",
         lambda self, service: stubbed.get(service) or real_client(self, service),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from zstc.jsonl_validation import validate_lines
+from zstc.batch.jsonl_validation import validate_lines
 
 LABELS = ["Health", "Career"]
 GOOD = json.dumps({"id": 1, "inputs": "run a marathon", "parameters": {"candidate_labels": LABELS}})

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from cli_test_support import DeployedZstc
 
+from zstc.batch.line_splitting import split_records
 from zstc.cli import main
-from zstc.line_splitting import split_records
-from zstc.local_endpoint import LocalEndpoint
+from zstc.local.endpoint import LocalEndpoint
 
 SEPARATORS = {"LINE SEPARATOR": "\u2028", "PARAGRAPH SEPARATOR": "\u2029", "NEXT LINE": "\x85"}
 LABELS = ["Health", "Career"]

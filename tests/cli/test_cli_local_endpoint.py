@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from zstc.cli import main
-from zstc.local_batch import pack_payloads
-from zstc.local_endpoint import LocalEndpoint
+from zstc.local.batch import pack_payloads
+from zstc.local.endpoint import LocalEndpoint
 
 LABELS = ["Health", "Career", "Finance"]
 

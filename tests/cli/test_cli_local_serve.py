@@ -27,8 +27,9 @@ import pytest
 from server_processes import server_processes
 
 from zstc.cli_errors import CliError
-from zstc.local_commands import resolve_model, wait_for_stop
-from zstc.local_endpoint import find_free_port
+from zstc.local.endpoint import find_free_port
+from zstc.local.stop_signals import wait_for_stop
+from zstc.models.model_sources import resolve_model
 
 ZSTC = Path(sys.executable).parent / "zstc"
 

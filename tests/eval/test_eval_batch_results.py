@@ -15,7 +15,7 @@ import pytest
 from eval_test_support import write_jsonl
 
 import zstc.evaluation.classifiers
-import zstc.local_commands
+import zstc.models.model_sources
 from zstc.cli import main
 from zstc.evaluation.labelled_sample import BUNDLED_SAMPLE, read_labelled_sample
 
@@ -61,7 +61,7 @@ def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(zstc.evaluation.classifiers.InProcessInference, "__init__", forbidden)
     monkeypatch.setattr(zstc.evaluation.classifiers, "post_local", forbidden)
     monkeypatch.setattr(zstc.evaluation.classifiers, "invoke_sagemaker", forbidden)
-    monkeypatch.setattr(zstc.local_commands, "resolve_model", forbidden)
+    monkeypatch.setattr(zstc.models.model_sources, "resolve_model", forbidden)
 
 
 def test_results_mode_scores_the_batch_output_without_any_model(

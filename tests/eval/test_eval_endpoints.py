@@ -2,7 +2,7 @@
 real boto3 sagemaker-runtime client with botocore's Stubber at the AWS boundary.
 
 The local endpoint is multi-model-server 1.1.11 with the Hugging Face toolkit's handler, as in
-the container (zstc.local_endpoint). Its answers must equal the in-process path's on the same
+the container (zstc.local.endpoint). Its answers must equal the in-process path's on the same
 model directory, since both run the same code/inference.py.
 """
 
@@ -26,11 +26,12 @@ from zstc.evaluation.classifiers import (
     LocalEndpointClassifier,
     SageMakerEndpointClassifier,
 )
-from zstc.evaluation.eval_command import EvaluationReport, Target, evaluate
 from zstc.evaluation.labelled_sample import BUNDLED_SAMPLE, read_labelled_sample
 from zstc.evaluation.metrics import SingleLabelMetrics
+from zstc.evaluation.report import EvaluationReport
+from zstc.evaluation.run import Target, evaluate
 from zstc.evaluation.wordings import as_written
-from zstc.local_endpoint import LocalEndpoint, find_free_port
+from zstc.local.endpoint import LocalEndpoint, find_free_port
 
 TEMPLATES = ("This example is {}.", "The resolution is about {}.")
 ENDPOINT = "zstc-eval-test"
@@ -166,7 +167,7 @@ def test_cli_eval_endpoint_uses_the_named_endpoint(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from zstc.cli_context import Settings
+    from zstc.cli.context import Settings
 
     _, recorder = in_process
     # The first configuration's requests only: --template is not given on this command line.
@@ -207,7 +208,7 @@ def test_cli_eval_endpoint_finds_the_endpoint_name_in_the_stack_outputs(
     stubbed, since moto answers every invocation with fixed text (DESIGN.md, moto 5)."""
     from moto import mock_aws
 
-    from zstc.cli_context import Settings
+    from zstc.cli.context import Settings
 
     for variable, value in {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -248,8 +249,8 @@ def test_results_mode_on_a_real_local_batch_output_equals_classifying_directly(
 ) -> None:
     """The documented flow: strip the truth fields, run the batch (here `zstc local batch`, the
     same semantics as the transform job), then score its output with --results."""
-    from zstc.evaluation.eval_command import evaluate_batch_output
-    from zstc.local_batch import run_local_batch
+    from zstc.evaluation.run import evaluate_batch_output
+    from zstc.local.batch import run_local_batch
 
     sample = read_labelled_sample(BUNDLED_SAMPLE)
     batch_input = tmp_path / "batch.jsonl"

@@ -14,12 +14,12 @@ from eval_test_support import RecordingClassifier
 
 from zstc.cli_errors import CliError
 from zstc.evaluation.classifiers import InProcessInference
-from zstc.evaluation.eval_command import Target, evaluate
-from zstc.evaluation.evaluation_run import request_record
 from zstc.evaluation.labelled_sample import BUNDLED_SAMPLE, read_labelled_sample
 from zstc.evaluation.metrics import SingleLabelMetrics
+from zstc.evaluation.predictions import request_record
+from zstc.evaluation.run import Target, evaluate
 from zstc.evaluation.wordings import as_written, check_wording
-from zstc.model_artifact import prepare_model_dir
+from zstc.models.artifact import prepare_model_dir
 from zstc.reference_categories import REFERENCE_CATEGORIES
 
 TEMPLATES = ["This example is {}.", "This text is about {}.", "The resolution is about {}."]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from zstc.batch.jsonl_validation import validate_lines
 from zstc.cli_errors import CliError
 from zstc.evaluation.labelled_sample import BUNDLED_SAMPLE, read_labelled_sample
 from zstc.evaluation.wordings import as_written, check_wording
-from zstc.jsonl_validation import validate_lines
 from zstc.reference_categories import REFERENCE_CATEGORIES
 
 

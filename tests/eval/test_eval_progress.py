@@ -8,9 +8,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from zstc.evaluation.eval_command import Target, evaluate
-from zstc.evaluation.eval_entry import RichProgressBar
 from zstc.evaluation.labelled_sample import read_labelled_sample
+from zstc.evaluation.options import RichProgressBar
+from zstc.evaluation.run import Target, evaluate
 from zstc.evaluation.wordings import as_written
 
 

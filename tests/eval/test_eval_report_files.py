@@ -13,9 +13,10 @@ from eval_test_support import write_jsonl
 from PIL import Image
 
 from zstc.cli import main
-from zstc.evaluation.eval_command import EvaluationReport, evaluate_batch_output
 from zstc.evaluation.labelled_sample import read_labelled_sample
+from zstc.evaluation.report import EvaluationReport
 from zstc.evaluation.report_files import write_report
+from zstc.evaluation.run import evaluate_batch_output
 from zstc.evaluation.wordings import as_written
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"  # PNG specification, section 5.2

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from zstc.local_endpoint import LocalEndpoint, find_free_port
+from zstc.local.endpoint import LocalEndpoint, find_free_port
 from zstc.model_server_settings import BATCH_MODEL_SERVER
 
 MMS_DEFAULT_MAX_RESPONSE_BYTES = 6_553_500

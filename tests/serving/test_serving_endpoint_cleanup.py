@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from server_processes import server_processes
 
-from zstc import local_endpoint
-from zstc.local_endpoint import LocalEndpoint, LocalEndpointError, find_free_port, port_is_free
-from zstc.model_artifact import prepare_model_dir
+from zstc.local import endpoint as local_endpoint
+from zstc.local.endpoint import LocalEndpoint, LocalEndpointError, find_free_port, port_is_free
+from zstc.models.artifact import prepare_model_dir
 
 # The old code waited this long for the winner of the race to let go of the port, then
 # reported that instead of the failed start.

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from zstc.local_endpoint import Invocation, LocalEndpoint, find_free_port
-from zstc.model_artifact import prepare_model_dir
+from zstc.local.endpoint import Invocation, LocalEndpoint, find_free_port
+from zstc.models.artifact import prepare_model_dir
 
 LABELS = ["Health", "Humor", "Personal Growth", "Finance"]
 TEXT = "#newyearsresolution :: read more books, no scrolling fb/checking email b4 breakfast"

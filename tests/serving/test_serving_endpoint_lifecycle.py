@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from zstc.local_endpoint import (
+from zstc.local.endpoint import (
     MAX_PORT,
     LocalEndpoint,
     LocalEndpointError,
@@ -21,7 +21,7 @@ from zstc.local_endpoint import (
     load_failure_cause,
     port_is_free,
 )
-from zstc.model_artifact import prepare_model_dir
+from zstc.models.artifact import prepare_model_dir
 
 
 @pytest.fixture

@@ -30,13 +30,13 @@ from fuzz_bodies import (
 )
 from hypothesis import HealthCheck, given, settings
 
-from zstc.local_endpoint import LocalEndpoint, find_free_port
-from zstc.model_artifact import prepare_model_dir
+from zstc.local.endpoint import LocalEndpoint, find_free_port
+from zstc.models.artifact import prepare_model_dir
 
 JSON = "application/json"
 JSON_LINES = "application/jsonlines"
 # multi-model-server's worker prints this once the handler's initialize ran; a worker that died
-# and was started again prints it again (zstc/local_endpoint.py waits for it the same way).
+# and was started again prints it again (zstc/local/endpoint.py waits for it the same way).
 WORKER_LOADED = "Model model loaded io_fd="
 SERVER_FUZZ_SETTINGS = settings(
     max_examples=25,

@@ -12,8 +12,8 @@ import pytest
 from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 from huggingface_hub.utils import filter_repo_objects
 
-from zstc.hub_snapshot import HubDownloadError, download_snapshot, select_model_files
-from zstc.model_artifact import build_model_archive
+from zstc.models.artifact import build_model_archive
+from zstc.models.hub_snapshot import HubDownloadError, download_snapshot, select_model_files
 
 PINNED = "d7645e127eaf1aefc7862fd59a17a5aa8558b8ce"
 

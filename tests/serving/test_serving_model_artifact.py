@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from zstc.model_artifact import (
+from zstc.models.artifact import (
     FIXED_MTIME,
     INFERENCE_CODE_DIR,
     ModelArtifactError,

@@ -14,14 +14,14 @@ import pytest
 
 from stacks.config import load_config
 from stacks.serving_model import container_environment
-from zstc.local_endpoint import LocalEndpoint
+from zstc.local.endpoint import LocalEndpoint
+from zstc.local.toolkit_mms_config import CONTAINER_HANDLER_SERVICE, toolkit_mms_properties
 from zstc.model_server_settings import (
     BATCH_MODEL_SERVER,
     REAL_TIME_MODEL_SERVER,
     ModelServerSettings,
     transform_job_environment,
 )
-from zstc.toolkit_mms_config import CONTAINER_HANDLER_SERVICE, toolkit_mms_properties
 
 # The properties that carry the model server settings, and the one the toolkit derives from
 # SAGEMAKER_MAX_PAYLOAD_IN_MB.

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from zstc.local_endpoint import Invocation, LocalEndpoint, find_free_port
+from zstc.local.endpoint import Invocation, LocalEndpoint, find_free_port
 from zstc.model_server_settings import ModelServerSettings
 
 # Short, but above the worker's start-up: MMS bounds the model load (here the toolkit's imports of

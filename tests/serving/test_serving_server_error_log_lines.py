@@ -22,7 +22,7 @@ from cloudwatch_filter_pattern import cloudwatch_term_matches
 
 from inference_code.server_error_log import SERVER_ERROR_MARKER
 from stacks.endpoint_alarms import server_error_filter_pattern
-from zstc.local_endpoint import LocalEndpoint, find_free_port
+from zstc.local.endpoint import LocalEndpoint, find_free_port
 
 INFERENCE_CODE_DIR = Path(__file__).resolve().parents[2] / "inference_code"
 

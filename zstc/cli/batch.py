@@ -11,7 +11,8 @@ from typing import Any
 
 import click
 
-from zstc.cli_context import (
+from zstc.batch.jsonl_validation import BAD_LINE_POLICIES
+from zstc.cli.context import (
     global_options,
     info,
     progress_enabled,
@@ -20,7 +21,6 @@ from zstc.cli_context import (
     stdout_console,
 )
 from zstc.cli_errors import CliError
-from zstc.jsonl_validation import BAD_LINE_POLICIES
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -41,7 +41,7 @@ def command() -> None:
 
 
 def _read_lines(path: Path) -> list[str]:
-    from zstc.local_batch import read_input_lines
+    from zstc.local.batch import read_input_lines
 
     if not path.is_file():
         raise CliError(f"FILE: {path} does not exist or is not a file", exit_code=2)
@@ -112,7 +112,8 @@ def submit(
     """Validate FILE locally, upload it with SSE-KMS under input/ (or as parts under
     datasets/<name>/ with --parts/--split-mb), and print the transform job name the upload
     starts."""
-    from zstc.batch_submit import (
+    from zstc.batch.jsonl_validation import format_report, validate_lines
+    from zstc.batch.submit import (
         check_dataset_name,
         check_job_naming,
         check_object_name,
@@ -123,7 +124,6 @@ def submit(
     )
     from zstc.bundled_code import request_contract
     from zstc.endpoint_client import parse_labels
-    from zstc.jsonl_validation import format_report, validate_lines
 
     options = settings()
     # Flag combinations first: nothing is read, asked or uploaded for a command line that
@@ -308,8 +308,8 @@ def _wait_and_download(
     interval: float,
     download: Path | None,
 ) -> int:
-    from zstc.batch_results import download_results
-    from zstc.batch_status import describe_job, format_status, wait_for_job
+    from zstc.batch.results import download_results
+    from zstc.batch.status import describe_job, format_status, wait_for_job
 
     options = settings()
     spinner = (
@@ -360,7 +360,7 @@ def _echo_json(document: Any) -> None:
 def status(job: str | None, watch: bool, interval: float) -> int:
     """Show a transform job's state, elapsed time and failure reason; without JOB, list this
     stack's newest jobs (with --watch: follow the newest)."""
-    from zstc.batch_status import (
+    from zstc.batch.status import (
         describe_job,
         format_status,
         recent_jobs,
@@ -430,7 +430,7 @@ def results(job: str, output_file: Path, fail_on_errors: bool) -> int:
     how many lines succeeded and failed."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from zstc.batch_results import download_results
+    from zstc.batch.results import download_results
     from zstc.stack_outputs import data_resources
 
     options = settings()

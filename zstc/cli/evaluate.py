@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from zstc.cli_context import (
+from zstc.cli.context import (
     global_options,
     progress_enabled,
     settings,
@@ -71,7 +71,7 @@ def command(file: Path | None, **options: Any) -> int:
     scored on the same texts and compared with a paired bootstrap.
     """
     from zstc.endpoint_client import parse_labels
-    from zstc.evaluation.eval_entry import EvalOptions, run_eval
+    from zstc.evaluation.options import EvalOptions, run_eval
 
     chosen = settings()
 

@@ -16,7 +16,7 @@ from zstc.evaluation.classifiers import JsonLinesClassifier
 from zstc.evaluation.labelled_sample import LabelledExample, LabelledSample
 from zstc.evaluation.metrics import LabelPrediction
 from zstc.evaluation.wordings import Wording
-from zstc.local_batch import DEFAULT_MAX_PAYLOAD_MB, pack_payloads
+from zstc.local.batch import DEFAULT_MAX_PAYLOAD_MB, pack_payloads
 
 # Lines per request: enough for the GPU to see real batches, few enough for a live progress bar.
 LINES_PER_REQUEST = 32

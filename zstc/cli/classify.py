@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from zstc.cli_context import global_options, progress_enabled, settings, stderr_console
+from zstc.cli.context import global_options, progress_enabled, settings, stderr_console
 from zstc.cli_errors import CliError
 
 DEFAULT_BATCH_SIZE = 16
@@ -16,7 +16,7 @@ DEFAULT_BATCH_SIZE = 16
 
 def _read_texts(source: str) -> list[str]:
     """One text per line from a file or stdin ("-"); lines split only on "\\n" (line_splitting)."""
-    from zstc.line_splitting import split_records
+    from zstc.batch.line_splitting import split_records
 
     try:
         if source == "-":
@@ -89,8 +89,8 @@ def command(
     Prints a table of labels and scores per text, or the endpoint's JSON with --output json
     (one JSON document per line with --file).
     """
+    from zstc.cli.result_table import render_response, render_responses
     from zstc.endpoint_client import build_request, parse_labels
-    from zstc.result_table import render_response, render_responses
 
     options = settings()
     if (text is None) == (file_ is None):

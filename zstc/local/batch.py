@@ -12,10 +12,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from zstc.batch_results import is_error_line
+from zstc.batch.line_splitting import split_records
+from zstc.batch.results import is_error_line
 from zstc.cli_errors import CliError
 from zstc.endpoint_client import JSON_LINES, post_local
-from zstc.line_splitting import split_records
 
 DEFAULT_MAX_PAYLOAD_MB = 6.0
 BYTES_PER_MB = 1024 * 1024
@@ -85,7 +85,7 @@ def read_input_lines(path: Path) -> list[str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise CliError(f"{path}: cannot read it as UTF-8 text ({error})", exit_code=2) from error
-    # Split on "\n" only, as batch transform does (zstc/line_splitting.py).
+    # Split on "\n" only, as batch transform does (zstc/batch/line_splitting.py).
     return split_records(text.removeprefix("\ufeff"))
 
 
@@ -102,8 +102,8 @@ def run_local_batch(
     """default_labels: labels for lines that carry none, as `batch submit --labels` adds them."""
     from rich.progress import Progress
 
-    from zstc.cli_context import stderr_console
-    from zstc.jsonl_validation import fill_default_labels
+    from zstc.batch.jsonl_validation import fill_default_labels
+    from zstc.cli.context import stderr_console
 
     lines = read_input_lines(input_path)
     if not lines:

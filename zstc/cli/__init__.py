@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 import click
 
-from zstc.cli_context import CREDENTIALS_HINT, global_options, info
+from zstc.cli import batch, classify, completion, doctor, evaluate, local, package_model
+from zstc.cli.context import CREDENTIALS_HINT, global_options, info
 from zstc.cli_errors import CliError
-from zstc.commands import batch, classify, completion, doctor, evaluate, local, package_model
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from zstc.cli_context import global_options, settings, stdout_console
+from zstc.cli.context import global_options, settings, stdout_console
 from zstc.cli_errors import CliError
 
 DEFAULT_PORTS = (8080,)
@@ -56,7 +56,7 @@ def command(ports: tuple[int, ...], local_only: bool) -> int:
     options = settings()
     checks = [doctor.check_java(doctor.java_version())]
     try:
-        from zstc.local_endpoint import port_is_free
+        from zstc.local.endpoint import port_is_free
     except ImportError as error:
         checks.append(
             doctor.Check(

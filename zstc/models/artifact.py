@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from zstc.bundled_code import inference_code_dir, inference_module
-from zstc.hub_snapshot import download_snapshot, select_model_files
+from zstc.models.hub_snapshot import download_snapshot, select_model_files
 
 # inference_code/ of the source checkout, or its installed copy (zstc/bundled_code.py).
 INFERENCE_CODE_DIR = inference_code_dir()

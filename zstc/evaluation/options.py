@@ -26,16 +26,10 @@ from zstc.evaluation.classifiers import (
     LocalEndpointClassifier,
     SageMakerEndpointClassifier,
 )
-from zstc.evaluation.eval_command import (
-    EvaluationReport,
-    Progress,
-    Target,
-    evaluate,
-    evaluate_batch_output,
-    report_as_json,
-)
 from zstc.evaluation.labelled_sample import BUNDLED_SAMPLE, read_labelled_sample
 from zstc.evaluation.metrics import DEFAULT_THRESHOLD
+from zstc.evaluation.report import EvaluationReport, report_as_json
+from zstc.evaluation.run import Progress, Target, evaluate, evaluate_batch_output
 from zstc.evaluation.wordings import as_written, read_wording
 
 OUTPUT_FORMATS = ("table", "json")
@@ -90,7 +84,7 @@ class EvalOptions:
 
 
 def _in_process_target(model: str | None, *, revision: str | None, work_dir: Path | None) -> Target:
-    from zstc.local_commands import resolve_model
+    from zstc.models.model_sources import resolve_model
 
     resolved = resolve_model(model=model, revision=revision, work_dir=work_dir)
     return Target(

@@ -8,7 +8,7 @@ endpoint: same status codes, same content types, same error bodies, same timeout
 Configuration: the environment is the one the stacks give the container (the same
 ModelServerSettings from zstc/model_server_settings.py: the endpoint's by default, the batch
 model's for local batch runs), and the MMS properties come from the toolkit's own code run on
-that environment (zstc/toolkit_mms_config.py). Only the listening addresses differ: localhost
+that environment (zstc/local/toolkit_mms_config.py). Only the listening addresses differ: localhost
 and a free management port instead of 0.0.0.0:8080.
 
 Isolation: MMS keeps one pid file, and its worker sockets, in the temp directory, and refuses to
@@ -17,7 +17,7 @@ private temp directory (TMPDIR for the pid file, TEMP for java.io.tmpdir and the
 own log directory and its own management port. Several instances, and a server a user started by
 hand, never collide, and stop() only ever stops this instance's server.
 
-Clean-up: MMS runs under zstc/server_supervisor.py, which ends the server's whole process group
+Clean-up: MMS runs under server_supervisor.py, which ends the server's whole process group
 (launcher, Java front end, Python worker) when the front end exits, when stop() is called, or when
 this process dies, however it dies.
 """
@@ -47,14 +47,14 @@ from types import TracebackType
 
 import psutil
 
+from zstc.local.server_supervisor import REMOVE_IF_ORPHANED, STOP_REQUEST
+from zstc.local.toolkit_mms_config import ToolkitConfigError, toolkit_mms_properties
 from zstc.model_server_settings import (
     BATCH_MODEL_SERVER,
     REAL_TIME_MODEL_SERVER,
     ModelServerSettings,
     transform_job_environment,
 )
-from zstc.server_supervisor import REMOVE_IF_ORPHANED, STOP_REQUEST
-from zstc.toolkit_mms_config import ToolkitConfigError, toolkit_mms_properties
 
 # The container registers its one model under this name (sagemaker_inference.model_server).
 MODEL_NAME = "model"
@@ -184,7 +184,7 @@ def _bind_failure(log_text: str) -> tuple[str, int] | None:
 class LocalEndpoint:
     """multi-model-server with the toolkit's handler, serving one model directory on localhost.
 
-    model_dir must be laid out like the unpacked model.tar.gz (see zstc.model_artifact
+    model_dir must be laid out like the unpacked model.tar.gz (see zstc.models.artifact
     .prepare_model_dir): code/inference.py, plus the model files at the root when packaged.
     model_server: the settings of the deployed model this run stands for (the real-time
     endpoint's by default; BATCH_MODEL_SERVER for a local batch run).
@@ -345,7 +345,7 @@ class LocalEndpoint:
         if not (self.model_dir / "code" / "inference.py").is_file():
             raise LocalEndpointError(
                 f"model_dir: {str(self.model_dir)!r} has no code/inference.py; expected a "
-                "directory laid out like the unpacked model.tar.gz (zstc.model_artifact."
+                "directory laid out like the unpacked model.tar.gz (zstc.models.artifact."
                 "prepare_model_dir makes one)"
             )
 
@@ -427,7 +427,7 @@ class LocalEndpoint:
     def _port_in_use(self, host: str, port: int) -> LocalEndpointError:
         return LocalEndpointError(
             f"port: {port} on {host} is already in use by another process; stop that process "
-            "or choose another port (zstc.local_endpoint.find_free_port finds a free one)"
+            "or choose another port (zstc.local.endpoint.find_free_port finds a free one)"
         )
 
     def _ping_status(self) -> int | None:

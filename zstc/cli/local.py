@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from zstc.cli_context import global_options, info, progress_enabled, settings
+from zstc.cli.context import global_options, info, progress_enabled, settings
 from zstc.cli_errors import CliError
 
-# multi-model-server 1.1.11 refuses ports from 32767 up (zstc/local_endpoint.py, MAX_PORT);
+# multi-model-server 1.1.11 refuses ports from 32767 up (zstc/local/endpoint.py, MAX_PORT);
 # the same bound here stops such a port at the command line, with exit 2.
 MAX_LOCAL_PORT = 32766
 PORT = click.IntRange(1, MAX_LOCAL_PORT)
@@ -76,8 +76,9 @@ def serve(
     Prepared model directories are cached under the user cache directory
     (platformdirs: ~/.cache/zstc/local-models on Linux), keyed on the model's content.
     """
-    from zstc.local_commands import resolve_model, wait_for_stop
-    from zstc.local_endpoint import LocalEndpoint, LocalEndpointError
+    from zstc.local.endpoint import LocalEndpoint, LocalEndpointError
+    from zstc.local.stop_signals import wait_for_stop
+    from zstc.models.model_sources import resolve_model
 
     started = time.monotonic()
     resolved = resolve_model(model=model, revision=revision, work_dir=work_dir)
@@ -171,7 +172,7 @@ def batch(
     """Run FILE through a local endpoint with batch-transform semantics (MultiRecord payloads,
     one output line per input line, in order)."""
     from zstc.endpoint_client import parse_labels
-    from zstc.local_batch import run_local_batch
+    from zstc.local.batch import run_local_batch
 
     if url and model:
         raise CliError("--url and --model are alternatives; give one", exit_code=2)
@@ -189,8 +190,8 @@ def batch(
             default_labels=default_labels,
         )
     else:
-        from zstc.local_commands import resolve_model
-        from zstc.local_endpoint import LocalEndpoint, LocalEndpointError, find_free_port
+        from zstc.local.endpoint import LocalEndpoint, LocalEndpointError, find_free_port
+        from zstc.models.model_sources import resolve_model
 
         resolved = resolve_model(model=model, revision=revision, work_dir=work_dir)
         info(f"starting a local endpoint on {resolved.description} ...")

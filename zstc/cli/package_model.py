@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from zstc.cli_context import global_options, settings
+from zstc.cli.context import global_options, settings
 
 
 @click.command("package-model")
@@ -32,7 +32,7 @@ from zstc.cli_context import global_options, settings
 def command(model: str | None, revision: str | None, output_file: Path) -> int:
     """Build a deterministic model.tar.gz: the inference code under code/, plus the model's
     files at the root when --model is given. Prints its path and sha256."""
-    from zstc.local_commands import package_model
+    from zstc.models.model_sources import package_model
 
     path, digest = package_model(model=model, revision=revision, output=output_file)
     if settings().json_output:

@@ -40,7 +40,7 @@ def render_responses(responses: list[Any]) -> None:
     """Many responses (classify --file) as one table: each text with its top label and score."""
     from rich.table import Table
 
-    from zstc.cli_context import stdout_console
+    from zstc.cli.context import stdout_console
 
     table = Table("#", "text", "top label", "score", box=None, pad_edge=False)
     for number, response in enumerate(responses, start=1):
