@@ -6,6 +6,7 @@ captured here."""
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import warnings
@@ -64,6 +65,10 @@ def test_chinese_sample_report_has_no_missing_glyph(
     for label in REFERENCE_CATEGORIES_ZH:
         assert f"<td>{label}</td>" in page
     assert 'class="warning"' not in page
+    # Both templates were scored and compared, their names kept as written.
+    evaluation = json.loads((tmp_path / "report" / "evaluation.json").read_text(encoding="utf-8"))
+    ranked = [entry["name"] for entry in evaluation["comparison"]["ranking"]]
+    assert sorted(ranked) == sorted(repr(template) for template in TEMPLATES)
 
 
 def test_without_the_cjk_font_the_missing_characters_are_named(
