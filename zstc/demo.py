@@ -32,6 +32,7 @@ from zstc.evaluation.labelled_sample import BUNDLED_SAMPLE as LABELLED_SAMPLE
 from zstc.evaluation.metrics import SingleLabelMetrics
 from zstc.evaluation.report import EvaluationReport
 from zstc.evaluation.report_files import ReportFiles
+from zstc.label_language import language_hint
 from zstc.reference_categories import REFERENCE_CATEGORIES
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -257,6 +258,14 @@ def top_labels_agree(*, single: Sequence[dict[str, Any]], batch_output: Path) ->
 # -- 5. evaluate ------------------------------------------------------------------------------
 
 
+def bundled_model_language_hint(*, model: str | None, labels: Sequence[str]) -> str | None:
+    """The bundled all-MiniLM-L6-v2 knows English only; a model the user names may know more,
+    so only the bundled one gets the hint (zstc.label_language)."""
+    if model is not None:
+        return None
+    return language_hint(labels, model="the demo's model, the bundled all-MiniLM-L6-v2,")
+
+
 def evaluate_on_labelled_sample(
     *, url: str, sample: Path, report_dir: Path
 ) -> tuple[EvaluationReport, ReportFiles]:
@@ -383,6 +392,13 @@ def run_demo(
             same, total = top_labels_agree(single=single, batch_output=batch_output)
             _say(f"    batch and one-at-a-time agree on the top label for {same} of {total} texts")
         with step("5/6 evaluating on the labelled sample through the same endpoint (zstc eval)"):
+            from zstc.evaluation.labelled_sample import read_labelled_sample
+
+            hint = bundled_model_language_hint(
+                model=model, labels=read_labelled_sample(labelled_sample).labels
+            )
+            if hint is not None:
+                _say(f"    {hint}")
             evaluation, report = evaluate_on_labelled_sample(
                 url=endpoint.url, sample=labelled_sample, report_dir=output_dir / "eval-report"
             )
@@ -438,6 +454,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help="local endpoint port (default: a free one)")
     parser.add_argument("--skip-synth", action="store_true", help="skip the CDK synth step")
     parser.add_argument("--top", type=int, default=3, help="labels shown per text (default 3)")
+    parser.add_argument(
+        "--labelled-sample",
+        type=Path,
+        default=LABELLED_SAMPLE,
+        help="labelled sample for the evaluation step (default: the bundled English one; "
+        "zstc/data/new_years_resolutions_labelled_zh.jsonl is the Chinese one)",
+    )
     args = parser.parse_args(argv)
     try:
         result = run_demo(
@@ -447,6 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port,
             synth=not args.skip_synth,
             top=args.top,
+            labelled_sample=args.labelled_sample,
         )
     except CliError as error:
         print(f"demo: error: {error}", file=sys.stderr)

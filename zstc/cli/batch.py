@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -343,7 +342,9 @@ def _wait_and_download(
 
 
 def _echo_json(document: Any) -> None:
-    click.echo(json.dumps(document, ensure_ascii=False, default=str))
+    from zstc.cli.json_output import echo_json
+
+    echo_json(document)
 
 
 @command.command("status")

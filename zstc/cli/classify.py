@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import click
 
-from zstc.cli.context import global_options, progress_enabled, settings, stderr_console
+from zstc.cli.context import global_options, info, progress_enabled, settings, stderr_console
 from zstc.cli_errors import CliError
 
 DEFAULT_BATCH_SIZE = 16
@@ -89,8 +88,10 @@ def command(
     Prints a table of labels and scores per text, or the endpoint's JSON with --output json
     (one JSON document per line with --file).
     """
+    from zstc.cli.json_output import echo_json
     from zstc.cli.result_table import render_response, render_responses
     from zstc.endpoint_client import build_request, parse_labels
+    from zstc.label_language import language_hint
 
     options = settings()
     if (text is None) == (file_ is None):
@@ -99,6 +100,9 @@ def command(
     if file_ is None and not texts[0].strip():
         raise CliError("TEXT: is empty; give the text to classify", exit_code=2)
     label_list = parse_labels(labels)
+    hint = language_hint(label_list)
+    if hint is not None:
+        info(hint)
     # Everything that can be refused is refused before the first request.
     build_request(text=texts[0], labels=label_list, multi_label=multi_label, template=template)
     runtime = None
@@ -119,7 +123,7 @@ def command(
         )
         response = _send(request, local=local, endpoint_name=name, runtime=runtime)
         if json_output:
-            click.echo(json.dumps(response, ensure_ascii=False))
+            echo_json(response)
         else:
             render_response(response)
         return 0
@@ -143,7 +147,7 @@ def command(
                 )
             for response in answer:
                 if json_output:
-                    click.echo(json.dumps(response, ensure_ascii=False))
+                    echo_json(response)
                 else:
                     responses.append(response)
             progress.advance(task, len(batch))

@@ -37,6 +37,8 @@ class Settings:
     profile: str | None = None
     output: OutputMode = "table"
     stack_prefix: str | None = None
+    # --ascii-output: JSON output escapes non-ASCII characters (zstc/cli/json_output.py).
+    ascii_output: bool = False
 
     def session(self) -> Any:
         import boto3
@@ -103,6 +105,15 @@ def global_options(function: F) -> F:
             expose_value=False,
             callback=_remember("output"),
             help="Output format: table (default) or json.",
+        ),
+        click.option(
+            "--ascii-output",
+            is_flag=True,
+            default=None,
+            expose_value=False,
+            callback=_remember("ascii_output"),
+            help="With --output json: escape non-ASCII characters as \\uXXXX "
+            "(default: readable UTF-8).",
         ),
         click.option(
             "--stack-prefix",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from zstc.cli.context import global_options, settings, stdout_console
@@ -105,7 +103,9 @@ def command(ports: tuple[int, ...], local_only: bool) -> int:
                     )
     failed = any(check.outcome == "fail" for check in checks)
     if options.json_output:
-        click.echo(json.dumps([check.as_dict() for check in checks], ensure_ascii=False))
+        from zstc.cli.json_output import echo_json
+
+        echo_json([check.as_dict() for check in checks])
     else:
         from rich.table import Table
 

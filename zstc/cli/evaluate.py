@@ -26,6 +26,12 @@ from zstc.cli.context import (
     help="Model to run in-process with the container's inference code; repeat to compare. "
     "Default: the bundled all-MiniLM-L6-v2.",
 )
+@click.option(
+    "--sample",
+    type=click.Choice(["en", "zh"]),
+    help="A bundled labelled sample instead of FILE: en (the default) or zh, the same nine "
+    "categories in Chinese.",
+)
 @click.option("--revision", help="Hub revision for hub --model ids.")
 @click.option("--work-dir", type=click.Path(path_type=Path), help="Where models are prepared.")
 @click.option("--local", metavar="URL", help="Classify on a local endpoint instead.")
@@ -67,13 +73,20 @@ def command(file: Path | None, **options: Any) -> int:
     confusion matrix and the worst mistakes.
 
     FILE holds batch-input lines plus "label" (or "labels", a list, for multi-label); default:
-    the bundled New Year's resolutions. Several --template, --wording and --model values are
-    scored on the same texts and compared with a paired bootstrap.
+    the bundled New Year's resolutions (--sample zh: the Chinese ones). Several --template,
+    --wording and --model values are scored on the same texts and compared with a paired
+    bootstrap.
     """
+    from zstc.cli_errors import CliError
     from zstc.endpoint_client import parse_labels
+    from zstc.evaluation.labelled_sample import BUNDLED_SAMPLES
     from zstc.evaluation.options import EvalOptions, run_eval
 
     chosen = settings()
+    if options["sample"] is not None:
+        if file is not None:
+            raise CliError("give FILE or --sample, not both", exit_code=2)
+        file = BUNDLED_SAMPLES[options["sample"]]
 
     def open_endpoint() -> tuple[Any, str]:
         from zstc.stack_outputs import endpoint_name

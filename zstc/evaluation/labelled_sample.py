@@ -29,6 +29,11 @@ TRUTH_KEYS = (SINGLE_TRUTH_KEY, MULTI_TRUTH_KEY)
 BUNDLED_SAMPLE = (
     Path(__file__).resolve().parent.parent / "data" / "new_years_resolutions_labelled.jsonl"
 )
+# The same nine categories in Chinese, with Chinese resolutions: for multilingual models and
+# templates (docs/multilingual.md).
+BUNDLED_SAMPLE_ZH = BUNDLED_SAMPLE.with_name("new_years_resolutions_labelled_zh.jsonl")
+# `zstc eval --sample NAME`: the bundled samples by language.
+BUNDLED_SAMPLES = {"en": BUNDLED_SAMPLE, "zh": BUNDLED_SAMPLE_ZH}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,6 +4,15 @@ intervals, and one self-contained HTML page (images inlined) holding the tables 
 matplotlib is imported only here, and only when a report is written, with its non-interactive
 Agg backend (https://matplotlib.org/stable/users/explain/figure/backends.html), so `zstc eval`
 without --report never pays for it, and no display is needed.
+
+Fonts: matplotlib's default, DejaVu Sans, has no Chinese, Japanese or Korean glyphs; it draws
+boxes and warns "Glyph ... missing from font(s) DejaVu Sans". The report extra installs Noto Sans
+CJK (the noto-cjk-sans-otc package, SIL OFL 1.1), which is registered with matplotlib here and
+listed after DejaVu Sans in font.family: since matplotlib 3.6 a glyph missing from the first font
+is drawn from the next one in the list
+(https://matplotlib.org/stable/users/explain/text/fonts.html, "Font fallback"). Characters that
+no available font covers are named on stderr and in the HTML page, rather than left as boxes
+nobody explains.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +34,27 @@ COMPARISON_PNG = "comparison.png"
 REPORT_HTML = "report.html"
 REPORT_JSON = "evaluation.json"
 _DPI = 110
+LATIN_FONT_FAMILY = "DejaVu Sans"
+# The Simplified Chinese face of the collection; its Japanese and Korean glyphs are there too.
+CJK_FONT_FAMILY = "Noto Sans CJK SC"
+CJK_FONT_HINT = "install the report extra for Noto Sans CJK: pip install 'zstc[report]'"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FontChoice:
+    """The font.family list the figures are drawn with, and what none of those fonts can draw."""
+
+    families: tuple[str, ...]
+    missing: str
+
+    def warning(self) -> str | None:
+        if not self.missing:
+            return None
+        shown = " ".join(self.missing[:20]) + (" ..." if len(self.missing) > 20 else "")
+        return (
+            f"--report: no available font draws these characters, which show as boxes in the "
+            f"PNG images: {shown}; {CJK_FONT_HINT}"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,8 +80,65 @@ def _pyplot() -> Any:
     return plt
 
 
-def write_confusion_png(result: ConfigurationResult, path: Path) -> Path:
+def _register_cjk_font() -> bool:
+    """Adds Noto Sans CJK from the noto-cjk-sans-otc package to matplotlib; False without it."""
+    try:
+        import noto_cjk_sans_otc
+    except ImportError:
+        return False
+    from matplotlib import font_manager
+
+    path = str(noto_cjk_sans_otc.FONT_PATH)
+    if not any(entry.fname == path for entry in font_manager.fontManager.ttflist):
+        font_manager.fontManager.addfont(path)
+    return True
+
+
+def _font_charmap(family: str) -> set[int]:
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    path = font_manager.findfont(
+        font_manager.FontProperties(family=family), fallback_to_default=False
+    )
+    return set(FT2Font(path).get_charmap())
+
+
+def choose_fonts(texts: Iterable[str]) -> FontChoice:
+    """DejaVu Sans, then Noto Sans CJK when installed; and the characters neither can draw."""
+    _pyplot()
+    families = [LATIN_FONT_FAMILY]
+    if _register_cjk_font():
+        families.append(CJK_FONT_FAMILY)
+    covered: set[int] = set()
+    for family in families:
+        covered |= _font_charmap(family)
+    needed = dict.fromkeys(
+        character for text in texts for character in text if not character.isspace()
+    )
+    missing = "".join(character for character in needed if ord(character) not in covered)
+    return FontChoice(families=tuple(families), missing=missing)
+
+
+def _confusion_texts(result: ConfigurationResult) -> list[str]:
+    confusion = result.metrics.confusion
+    return [result.name, *confusion.labels, *confusion.columns]
+
+
+def _comparison_texts(report: EvaluationReport) -> list[str]:
+    return [entry.name for entry in report.comparison.ranking]
+
+
+def write_confusion_png(
+    result: ConfigurationResult, path: Path, *, fonts: FontChoice | None = None
+) -> Path:
     plt = _pyplot()
+    fonts = fonts or choose_fonts(_confusion_texts(result))
+    with plt.rc_context({"font.family": list(fonts.families)}):
+        return _draw_confusion(plt, result, path)
+
+
+def _draw_confusion(plt: Any, result: ConfigurationResult, path: Path) -> Path:
     confusion = result.metrics.confusion
     rows, columns = len(confusion.labels), len(confusion.columns)
     figure, axes = plt.subplots(figsize=(1.2 + 0.7 * columns, 1.0 + 0.55 * rows))
@@ -75,8 +163,16 @@ def write_confusion_png(result: ConfigurationResult, path: Path) -> Path:
     return path
 
 
-def write_comparison_png(report: EvaluationReport, path: Path) -> Path:
+def write_comparison_png(
+    report: EvaluationReport, path: Path, *, fonts: FontChoice | None = None
+) -> Path:
     plt = _pyplot()
+    fonts = fonts or choose_fonts(_comparison_texts(report))
+    with plt.rc_context({"font.family": list(fonts.families)}):
+        return _draw_comparison(plt, report, path)
+
+
+def _draw_comparison(plt: Any, report: EvaluationReport, path: Path) -> Path:
     ranking = list(report.comparison.ranking)
     names = [entry.name or "(one configuration)" for entry in ranking]
     scores = [entry.score for entry in ranking]
@@ -136,7 +232,13 @@ def _headline_rows(result: ConfigurationResult) -> list[list[str]]:
     return rows
 
 
-def render_html(report: EvaluationReport, *, confusion_png: Path, comparison_png: Path) -> str:
+def render_html(
+    report: EvaluationReport,
+    *,
+    confusion_png: Path,
+    comparison_png: Path,
+    font_warning: str | None = None,
+) -> str:
     leader = report.leader
     sample = report.sample
     comparison = report.comparison
@@ -185,7 +287,9 @@ def render_html(report: EvaluationReport, *, confusion_png: Path, comparison_png
 <meta charset="utf-8">
 <title>zstc eval: {html.escape(sample.path.name)}</title>
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; max-width: 70em; }}
+body {{ font-family: system-ui, sans-serif, "Noto Sans CJK SC", "PingFang SC",
+  "Microsoft YaHei"; margin: 2em; max-width: 70em; }}
+.warning {{ background: #fff3cd; padding: 0.5em; }}
 table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
 th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }}
 img {{ max-width: 100%; }}
@@ -193,6 +297,7 @@ img {{ max-width: 100%; }}
 </head>
 <body>
 <h1>zstc eval: {html.escape(sample.path.name)}</h1>
+{f'<p class="warning">{html.escape(font_warning)}</p>' if font_warning else ""}
 <p>{len(sample.examples)} texts, {len(sample.labels)} labels, {mode}; classified by
 {html.escape(report.source)}.</p>
 <h2>Comparison</h2>
@@ -216,11 +321,22 @@ img {{ max-width: 100%; }}
 
 def write_report(report: EvaluationReport, directory: Path) -> ReportFiles:
     directory.mkdir(parents=True, exist_ok=True)
-    confusion_png = write_confusion_png(report.leader, directory / CONFUSION_PNG)
-    comparison_png = write_comparison_png(report, directory / COMPARISON_PNG)
+    fonts = choose_fonts([*_confusion_texts(report.leader), *_comparison_texts(report)])
+    font_warning = fonts.warning()
+    if font_warning is not None:
+        from zstc.cli.context import info
+
+        info(font_warning)
+    confusion_png = write_confusion_png(report.leader, directory / CONFUSION_PNG, fonts=fonts)
+    comparison_png = write_comparison_png(report, directory / COMPARISON_PNG, fonts=fonts)
     page = directory / REPORT_HTML
     page.write_text(
-        render_html(report, confusion_png=confusion_png, comparison_png=comparison_png),
+        render_html(
+            report,
+            confusion_png=confusion_png,
+            comparison_png=comparison_png,
+            font_warning=font_warning,
+        ),
         encoding="utf-8",
     )
     data = directory / REPORT_JSON
