@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+import rejections
 from batch_events import (
     BUCKET,
     JOB_NAME_PREFIX,
@@ -21,7 +22,6 @@ from batch_events import (
     sqs_record,
 )
 from job_names import transform_job_name
-import rejections
 from trigger import handle_sqs_batch
 
 NO_FAILURES: dict[str, list[Any]] = {"batchItemFailures": []}
@@ -300,6 +300,11 @@ def test_dataset_parts_start_nothing_and_the_marker_starts_one_job_over_them(
     # Not data: Spark's checksum file, an empty part, and a dataset whose name shares the prefix.
     moto_aws.put("datasets/news/.part-00000.jsonl.crc")
     moto_aws.put("datasets/news/part-00003.jsonl", b"")
+    # Nor are folders whose name starts with '_' or '.': a task's uncommitted output
+    # (Hadoop's FileOutputCommitter) and Spark's staging folder, at any depth.
+    moto_aws.put("datasets/news/_temporary/0/part-00009.jsonl")
+    moto_aws.put("datasets/news/2024/_temporary/0/task_1/part-00010.jsonl")
+    moto_aws.put("datasets/news/.spark-staging-1/part-00011.jsonl")
     moto_aws.put("datasets/news-archive/part-00000.jsonl")
     for index, part in enumerate(parts):
         assert run(moto_aws, trigger_settings, event_for(part, message_id=f"p{index}")) == (
