@@ -360,9 +360,10 @@ class BatchStack(cdk.Stack):
         # has no role member in CreateTransformJobRequest); jobs run as the model's execution
         # role, which SageMaker took when the Model was created by CloudFormation.
         self._grant_version_pinning(role=role, key=data.key)
-        # Rejected uploads are reported on the job topic; the topic's KMS key is the data key,
-        # granted above for the copies (kms:GenerateDataKey, kms:Decrypt).
-        self.topic.grant_publish(role)
+        # Rejected uploads are reported on the job topic. Not grant_publish: it also grants
+        # kms:GenerateDataKey* on the topic's key, a wildcard; the key is the data key, and
+        # kms:GenerateDataKey and kms:Decrypt on it are granted above for the copies.
+        self.topic.grants.actions(role, ["sns:Publish"])
         acknowledge(
             role,
             rule_id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:"

@@ -97,9 +97,13 @@ class MotoAws:
     # S3 gives every PUT of a key a new, larger sequencer; so does this fake.
     sequencers: Iterator[int] = field(default_factory=lambda: itertools.count(0x0A1B2C3D4E5F))
 
-    def put(self, key: str, body: bytes = b'{"inputs": "text"}\n') -> dict[str, Any]:
-        """Uploads an object; returns what the S3 event for it would carry."""
-        response = self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    def put(
+        self, key: str, body: bytes = b'{"inputs": "text"}\n', *, tagging: str = ""
+    ) -> dict[str, Any]:
+        """Uploads an object (with tags in URL query form, if given); returns what the S3
+        event for it would carry."""
+        extra = {"Tagging": tagging} if tagging else {}
+        response = self.s3.put_object(Bucket=BUCKET, Key=key, Body=body, **extra)
         return {
             "key": key,
             "size": len(body),
@@ -167,3 +171,11 @@ def moto_aws(aws_credentials: None, request_validator: RequestValidator) -> Iter
             validator=request_validator,
             notices_queue_url=notices_queue_url,
         )
+
+
+@pytest.fixture(scope="session")
+def default_batch_stack(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The batch stack with the default configuration, synthesized once for every module."""
+    from batch_synth import synth_batch
+
+    return synth_batch(tmp_path_factory.mktemp("batch"), {})

@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Annotations, Capture, Match, Template
-from cdk_nag import AwsSolutionsChecks
+from batch_synth import synth_batch
 
 from stacks.batch_stack import (
     DATASET_ENV,
@@ -18,30 +17,14 @@ from stacks.batch_stack import (
     TRIGGER_CONCURRENCY,
     BatchStack,
 )
-from stacks.config import load_config
 from stacks.data_stack import DataStack
 
 EXISTING_KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
-def synth_batch(tmp_path: Path, context: dict[str, Any]) -> BatchStack:
-    archive = tmp_path / "model.tar.gz"
-    archive.write_bytes(b"not a real model")
-    app = cdk.App(outdir=str(tmp_path / "cdk.out"))
-    config = load_config(context)
-    data = DataStack(app, "Zstc-Data", config=config)
-    batch = BatchStack(
-        app, "Zstc-Batch", config=config, data=data, network=None, model_archive=archive
-    )
-    # cdk-nag 3 fails synth on any finding that is neither fixed nor acknowledged.
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    app.synth()
-    return batch
-
-
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    return Template.from_stack(synth_batch(tmp_path_factory.mktemp("batch"), {}))
+def template(default_batch_stack: BatchStack) -> Template:
+    return Template.from_stack(default_batch_stack)
 
 
 @pytest.fixture(scope="module")
