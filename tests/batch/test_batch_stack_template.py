@@ -18,7 +18,10 @@ from stacks.batch_stack import (
     BatchStack,
 )
 from stacks.data_stack import DataStack
+from stacks.trigger_budget import QUEUE_VISIBILITY_TIMEOUT_SECONDS
 
+# What the default stack prefix, Zstc, gives (stacks/job_name_prefix.py).
+DEFAULT_PREFIX = "zstc--5d9353-"
 EXISTING_KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
@@ -91,7 +94,7 @@ def test_queue_is_encrypted_bounded_and_drains_to_an_alarmed_dlq(template: Templ
         "AWS::SQS::Queue",
         {
             "KmsMasterKeyId": Match.any_value(),
-            "VisibilityTimeout": 360,
+            "VisibilityTimeout": QUEUE_VISIBILITY_TIMEOUT_SECONDS,
             "RedrivePolicy": {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT},
         },
     )
@@ -146,7 +149,7 @@ def test_trigger_lambda_is_python_312_bounded_and_reports_partial_failures(
             "ReservedConcurrentExecutions": Match.absent(),
             "Environment": {
                 "Variables": Match.object_like(
-                    {"JOB_NAME_PREFIX": "zstc-", "VOLUME_KMS_KEY_ENABLED": "false"}
+                    {"JOB_NAME_PREFIX": DEFAULT_PREFIX, "VOLUME_KMS_KEY_ENABLED": "false"}
                 )
             },
         },
@@ -206,7 +209,7 @@ def test_trigger_may_start_only_its_own_jobs_and_passes_no_role(template: Templa
     statements = _statements(template)
     [start] = [s for s in statements if s.get("Sid") == "StartOwnTransformJobs"]
     assert "sagemaker:CreateTransformJob" in start["Action"]
-    assert start["Resource"]["Fn::Join"][1][-1] == ":transform-job/zstc-*"
+    assert start["Resource"]["Fn::Join"][1][-1] == f":transform-job/{DEFAULT_PREFIX}*"
     assert not [s for s in statements if "iam:PassRole" in _actions(s)]
 
 
@@ -265,7 +268,7 @@ def test_terminal_states_of_this_stacks_jobs_are_published_to_the_encrypted_topi
                 "source": ["aws.sagemaker"],
                 "detail-type": ["SageMaker Transform Job State Change"],
                 "detail": {
-                    "TransformJobName": [{"prefix": "zstc-"}],
+                    "TransformJobName": [{"prefix": DEFAULT_PREFIX}],
                     "TransformJobStatus": ["Completed", "Failed", "Stopped"],
                 },
             },
@@ -311,7 +314,7 @@ def test_email_subscription_exists_only_when_configured(
 def test_outputs_the_cli_reads(template: Template) -> None:
     outputs = template.to_json()["Outputs"]
     assert {"JobNamePrefix", "NotificationTopicArn", "QueueUrl"} <= set(outputs)
-    assert outputs["JobNamePrefix"]["Value"] == "zstc-"
+    assert outputs["JobNamePrefix"]["Value"] == DEFAULT_PREFIX
 
 
 def test_an_existing_key_gets_a_warning_naming_the_policy_it_needs(
