@@ -396,7 +396,10 @@ class BatchStack(cdk.Stack):
         (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html, Permissions).
         ListObjectVersions is authorized as s3:ListBucketVersions. A version above 256 MB is
         copied in parts (CreateMultipartUpload, UploadPartCopy, CompleteMultipartUpload: all
-        s3:PutObject on the destination).
+        s3:PutObject on the destination). No tag permissions: the copies are made with
+        TaggingDirective=REPLACE and no tags, so S3 neither reads the source's tags
+        (s3:GetObjectVersionTagging) nor writes any (s3:PutObjectTagging); see
+        lambda/transform_trigger/version_pinning.py and docs/batch-reliability.md.
         """
         uploads = (INPUT_PREFIX, DATASETS_PREFIX)
         role.add_to_policy(
