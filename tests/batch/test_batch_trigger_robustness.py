@@ -10,12 +10,15 @@ records that can never succeed are rejected: logged, told on the topic, and not 
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from typing import Any
 
 import pytest
 from batch_events import event_for, s3_notification, sqs_event, sqs_record
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rejections import SUBJECT
 from test_batch_s3_events import HOSTILE_BODIES, HOSTILE_RECORDS
 from trigger import handle_sqs_batch
@@ -249,3 +252,80 @@ def test_a_rejection_whose_notice_cannot_be_sent_is_retried_not_dropped(
         "batchItemFailures": [{"itemIdentifier": "m-throttled"}, {"itemIdentifier": "m-denied"}]
     }
     stubber.assert_no_pending_responses()
+
+
+# -- fuzz: batches of mixed messages --------------------------------------------------------------
+
+# Ways a record can be malformed, each one field of the wrong type or missing.
+_RECORD_DAMAGE = {
+    "size as text": lambda record: record["s3"]["object"].update(size="twelve"),
+    "fractional size": lambda record: record["s3"]["object"].update(size=1.5),
+    "negative size": lambda record: record["s3"]["object"].update(size=-3),
+    "size is true": lambda record: record["s3"]["object"].update(size=True),
+    "numeric key": lambda record: record["s3"]["object"].update(key=7),
+    "empty key": lambda record: record["s3"]["object"].update(key=""),
+    "listed version": lambda record: record["s3"]["object"].update(versionId=["v"]),
+    "no s3 member": lambda record: record.pop("s3"),
+    "bucket is null": lambda record: record["s3"].update(bucket=None),
+}
+_SPECIAL_BODIES = {
+    "test event": json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "b"}),
+    "empty records": '{"Records": []}',
+    "garbage": "{not json",
+    "other json": '{"hello": "world"}',
+}
+_REJECTED_SPECIALS = {"garbage", "other json"}
+# A message: a list of records, each good (None) or damaged (the damage's name); or a special.
+_messages = st.one_of(
+    st.lists(st.none() | st.sampled_from(sorted(_RECORD_DAMAGE)), min_size=1, max_size=4),
+    st.sampled_from(sorted(_SPECIAL_BODIES)),
+)
+_example_numbers = itertools.count()
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(messages=st.lists(_messages, min_size=1, max_size=10))
+def test_fuzz_mixed_batches_start_every_good_record_once_and_report_every_bad_one(
+    moto_aws: Any, trigger_settings: Any, messages: list[Any]
+) -> None:
+    example = next(_example_numbers)
+    sqs_records = []
+    good_keys: set[str] = set()
+    bad_count = 0
+    for m, message in enumerate(messages):
+        message_id = f"m-{example}-{m}"
+        if isinstance(message, str):
+            sqs_records.append(sqs_record(_SPECIAL_BODIES[message], message_id=message_id))
+            bad_count += message in _REJECTED_SPECIALS
+            continue
+        keys = [f"input/ex{example}/m{m}-r{r}.jsonl" for r in range(len(message))]
+        records = _notification_records(moto_aws, keys)
+        for key, record, damage in zip(keys, records, message, strict=True):
+            if damage is None:
+                good_keys.add(key)
+            else:
+                _RECORD_DAMAGE[damage](record)
+                bad_count += 1
+        sqs_records.append(sqs_record({"Records": records}, message_id=message_id))
+    event = sqs_event(*sqs_records)
+    started = {
+        request["Environment"]["ZSTC_SOURCE_OBJECT"].removeprefix("s3://zstc-data-bucket/")
+        for request in moto_aws.validator.requests
+    }
+
+    assert run(moto_aws, trigger_settings, event) == NO_FAILURES
+    # Redelivered, as S3 and SQS may: nothing starts twice.
+    assert run(moto_aws, trigger_settings, event) == NO_FAILURES
+
+    mine = [
+        request["Environment"]["ZSTC_SOURCE_OBJECT"].removeprefix("s3://zstc-data-bucket/")
+        for request in moto_aws.validator.requests
+    ]
+    new = [key for key in mine if key not in started]
+    assert sorted(new) == sorted(good_keys)
+    # Each bad record or body is reported once per delivery.
+    assert len(moto_aws.notices()) == 2 * bad_count
