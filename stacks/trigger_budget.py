@@ -48,6 +48,9 @@ MULTIPART_OVERHEAD_REQUESTS = 3
 MAX_OBJECT_BYTES = 10 * GIB
 MAX_DATASET_PARTS = 2000
 MAX_DATASET_BYTES = 50 * GIB
+# Versions and delete markers under a dataset's folder, old ones included (they are listed to
+# find the current ones, and expire after the data bucket's noncurrent-version days).
+MAX_DATASET_LISTED_VERSIONS = 10 * MAX_DATASET_PARTS
 
 # Time for the rest of a batch beside its largest record, and for a cold start: the function
 # timeout is the per-record budget plus this.
@@ -72,7 +75,7 @@ def single_file_seconds(size: int) -> float:
     return FIXED_REQUESTS * REQUEST_SECONDS + copy_seconds(total_bytes=size, requests=copy_requests)
 
 
-def dataset_seconds(*, parts: int, total_bytes: int) -> float:
+def dataset_seconds(*, parts: int, total_bytes: int, listed_versions: int) -> float:
     # Parts above MULTIPART_PART_BYTES are copied in pieces; there are at most this many.
     large_parts = total_bytes // MULTIPART_PART_BYTES
     copy_requests = (
@@ -80,8 +83,8 @@ def dataset_seconds(*, parts: int, total_bytes: int) -> float:
         + large_parts * MULTIPART_OVERHEAD_REQUESTS
         + math.ceil(total_bytes / MULTIPART_PART_BYTES)
     )
-    # One page more than the parts fill: the listing stops once past the limit.
-    pages = math.ceil(parts / LIST_PAGE_SIZE) + 1
+    # One page more than the limit fills: the listing stops once past it.
+    pages = math.ceil(listed_versions / LIST_PAGE_SIZE) + 1
     return (FIXED_REQUESTS + pages) * REQUEST_SECONDS + copy_seconds(
         total_bytes=total_bytes, requests=copy_requests
     )
@@ -91,7 +94,11 @@ def record_budget_seconds() -> int:
     """The most one record may need: the larger of the largest file and the largest dataset."""
     worst = max(
         single_file_seconds(MAX_OBJECT_BYTES),
-        dataset_seconds(parts=MAX_DATASET_PARTS, total_bytes=MAX_DATASET_BYTES),
+        dataset_seconds(
+            parts=MAX_DATASET_PARTS,
+            total_bytes=MAX_DATASET_BYTES,
+            listed_versions=MAX_DATASET_LISTED_VERSIONS,
+        ),
     )
     return math.ceil(worst)
 
@@ -108,5 +115,6 @@ def trigger_limit_environment() -> dict[str, str]:
         "MAX_OBJECT_BYTES": str(MAX_OBJECT_BYTES),
         "MAX_DATASET_PARTS": str(MAX_DATASET_PARTS),
         "MAX_DATASET_BYTES": str(MAX_DATASET_BYTES),
+        "MAX_DATASET_LISTED_VERSIONS": str(MAX_DATASET_LISTED_VERSIONS),
         "RECORD_BUDGET_SECONDS": str(RECORD_BUDGET_SECONDS),
     }

@@ -22,6 +22,9 @@ class InputLimits:
     max_object_bytes: int
     max_dataset_parts: int
     max_dataset_bytes: int
+    # Versions and delete markers listed under a dataset's folder, current or not: a folder
+    # rewritten again and again holds old versions until they expire, and each costs listing.
+    max_dataset_listed_versions: int
 
 
 def _size(count: int) -> str:
@@ -39,8 +42,16 @@ def object_too_large(*, size: int | None, limits: InputLimits) -> str:
     )
 
 
-def dataset_too_large(*, parts: int, total_bytes: int, largest: int, limits: InputLimits) -> str:
+def dataset_too_large(
+    *, listed: int, parts: int, total_bytes: int, largest: int, limits: InputLimits
+) -> str:
     """Why a dataset is refused, or "" while it is within every limit."""
+    if listed > limits.max_dataset_listed_versions:
+        return (
+            f"the dataset's folder holds more than {limits.max_dataset_listed_versions:,} object "
+            "versions and delete markers (earlier uploads count until they expire); write each "
+            "dataset to a new folder"
+        )
     if parts > limits.max_dataset_parts:
         return (
             f"the dataset has more than {limits.max_dataset_parts:,} part files, the most "

@@ -73,6 +73,7 @@ def load_settings(environ: Mapping[str, str]) -> TriggerSettings:
             max_object_bytes=_count(environ, "MAX_OBJECT_BYTES"),
             max_dataset_parts=_count(environ, "MAX_DATASET_PARTS"),
             max_dataset_bytes=_count(environ, "MAX_DATASET_BYTES"),
+            max_dataset_listed_versions=_count(environ, "MAX_DATASET_LISTED_VERSIONS"),
         ),
         budget=TimeBudget(record_ms=1000 * _count(environ, "RECORD_BUDGET_SECONDS")),
         layout=DataLayout(

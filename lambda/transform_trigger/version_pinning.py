@@ -184,12 +184,19 @@ def latest_dataset_parts(
     current entry in Versions, so deleted parts are left out.
 
     Raises InputTooLargeError as soon as the dataset is past a limit: listing stops there, so
-    even a dataset of millions of parts costs at most a few pages (1,000 versions each).
+    even a folder of millions of versions costs a bounded number of pages (1,000 entries each).
     """
     parts: list[SourceVersion] = []
     total_bytes = 0
+    listed = 0
     pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=dataset_prefix)
     for page in pages:
+        listed += len(page.get("Versions", [])) + len(page.get("DeleteMarkers", []))
+        refusal = dataset_too_large(
+            listed=listed, parts=len(parts), total_bytes=total_bytes, largest=0, limits=limits
+        )
+        if refusal:
+            raise InputTooLargeError(refusal)
         for version in page.get("Versions", []):
             relative_key = version["Key"][len(dataset_prefix) :]
             size = int(version["Size"])
@@ -206,7 +213,11 @@ def latest_dataset_parts(
             )
             total_bytes += size
             refusal = dataset_too_large(
-                parts=len(parts), total_bytes=total_bytes, largest=size, limits=limits
+                listed=listed,
+                parts=len(parts),
+                total_bytes=total_bytes,
+                largest=size,
+                limits=limits,
             )
             if refusal:
                 raise InputTooLargeError(refusal)

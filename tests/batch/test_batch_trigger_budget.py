@@ -68,7 +68,9 @@ def test_the_trigger_gets_the_limits_and_the_budget_the_timeout_was_sized_for(
     budget_seconds = int(variables["RECORD_BUDGET_SECONDS"])
     largest_file = trigger_budget.single_file_seconds(int(variables["MAX_OBJECT_BYTES"]))
     largest_dataset = trigger_budget.dataset_seconds(
-        parts=int(variables["MAX_DATASET_PARTS"]), total_bytes=int(variables["MAX_DATASET_BYTES"])
+        parts=int(variables["MAX_DATASET_PARTS"]),
+        total_bytes=int(variables["MAX_DATASET_BYTES"]),
+        listed_versions=int(variables["MAX_DATASET_LISTED_VERSIONS"]),
     )
     assert budget_seconds >= max(largest_file, largest_dataset)
     # The rest of a batch gets at least a minute beside its largest record.

@@ -97,6 +97,25 @@ def test_a_dataset_above_a_limit_is_refused_and_nothing_is_copied(
     assert reason in notice["Message"]
 
 
+def test_a_dataset_folder_rewritten_too_often_is_refused_before_its_listing_runs_long(
+    moto_aws: Any, trigger_settings: Any
+) -> None:
+    """Old versions are listed too (to find the current ones), so a folder rewritten again and
+    again costs listing time however few parts it has now."""
+    for _ in range(3):
+        for n in range(2):
+            moto_aws.put(f"datasets/daily/part-{n}.jsonl")
+    marker = moto_aws.put("datasets/daily/_SUCCESS", b"")
+    settings = limited(trigger_settings, max_dataset_listed_versions=5)
+
+    assert run(moto_aws, settings, event_for(marker)) == NO_FAILURES
+
+    assert moto_aws.transform_job_names() == []
+    [notice] = moto_aws.notices()
+    assert "more than 5 object versions" in notice["Message"]
+    assert "write each dataset to a new folder" in notice["Message"]
+
+
 def test_listing_a_huge_dataset_stops_at_the_limit(moto_aws: Any, trigger_settings: Any) -> None:
     """A dataset of millions of parts must not be listed to its end: the page that passes the
     limit is the last one read. The Stubber has no second page: asking for it would fail."""

@@ -37,6 +37,7 @@ def test_the_stack_environment_becomes_the_settings() -> None:
         ("MAX_DATASET_PARTS", "0", "MAX_DATASET_PARTS: '0' is not allowed"),
         ("MAX_DATASET_BYTES", "-1", "MAX_DATASET_BYTES: '-1' is not allowed"),
         ("RECORD_BUDGET_SECONDS", "", "RECORD_BUDGET_SECONDS: missing or empty"),
+        ("MAX_DATASET_LISTED_VERSIONS", "1e6", "MAX_DATASET_LISTED_VERSIONS: '1e6' is not"),
         # CreateTransformJob refuses more (botocore's sagemaker model: InvocationsTimeoutInSeconds
         # max 3600); the trigger says so before it starts jobs that would all be refused.
         (
