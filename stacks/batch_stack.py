@@ -31,22 +31,28 @@ from stacks.data_stack import DataStack
 from stacks.encrypted_queue_destination import EncryptedQueueDestination
 from stacks.function_logs import function_logs_and_role
 from stacks.instance_storage import supports_volume_kms_key
+from stacks.job_name_prefix import deployment_job_name_prefix
 from stacks.nag import acknowledge
 from stacks.network_stack import NetworkStack
 from stacks.serving_model import ServingModel
 from stacks.topic_publishers import EncryptedTopicTarget, allow_alarms_to_publish
+from stacks.trigger_budget import (
+    QUEUE_VISIBILITY_TIMEOUT_SECONDS,
+    TRIGGER_TIMEOUT_SECONDS,
+    trigger_limit_environment,
+)
 from zstc.model_server_settings import BATCH_MODEL_SERVER
 
 TRIGGER_ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "transform_trigger"
 INPUT_SUFFIX = ".jsonl"
 DATASET_MARKER_SUFFIX = "/_SUCCESS"
 
-TRIGGER_TIMEOUT = cdk.Duration.seconds(60)
-# AWS asks for at least 6x the function timeout, so a batch still being processed is never
-# handed to a second invocation.
-QUEUE_VISIBILITY_TIMEOUT = cdk.Duration.seconds(6 * 60)
-# Throttling and instance quotas clear with time: 24 receives x 6 minutes is about 2.4 hours of
-# retries before a message lands in the DLQ (and the alarm fires).
+# The function timeout and the queue's visibility timeout (6x) are sized for the largest input
+# the trigger accepts: stacks/trigger_budget.py.
+# Throttling and instance quotas clear with time: 24 receives x the visibility timeout (about
+# half an hour) is about 12 hours of retries before a message lands in the DLQ (and the alarm
+# fires). A message deferred for lack of time also spends a receive; every invocation starts at
+# least one record, so deferrals cannot go on without progress.
 MAX_RECEIVE_COUNT = 24
 DLQ_RETENTION = cdk.Duration.days(14)
 # Few concurrent triggers are plenty (each starts up to 10 jobs in seconds), and a small bound
@@ -89,8 +95,8 @@ def job_state_message() -> str:
 
 
 def job_name_prefix(config: ZstcConfig) -> str:
-    """The prefix of every transform job name of this stack, lowercase like SageMaker ARNs."""
-    return f"{config.stack_prefix.lower()}-"
+    """The prefix of every transform job name of this stack."""
+    return deployment_job_name_prefix(config.stack_prefix)
 
 
 class BatchStack(cdk.Stack):
@@ -159,7 +165,7 @@ class BatchStack(cdk.Stack):
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=data.key,
             enforce_ssl=True,
-            visibility_timeout=QUEUE_VISIBILITY_TIMEOUT,
+            visibility_timeout=cdk.Duration.seconds(QUEUE_VISIBILITY_TIMEOUT_SECONDS),
             retention_period=DLQ_RETENTION,
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=dead_letters, max_receive_count=MAX_RECEIVE_COUNT
@@ -306,12 +312,16 @@ class BatchStack(cdk.Stack):
             handler="handler.handler",
             code=lambda_.Code.from_asset(str(TRIGGER_ASSET_DIR), exclude=["__pycache__", "*.pyc"]),
             role=role,
-            timeout=TRIGGER_TIMEOUT,
+            timeout=cdk.Duration.seconds(TRIGGER_TIMEOUT_SECONDS),
             memory_size=256,
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             environment={
                 "JOB_NAME_PREFIX": prefix,
+                # Told of every upload the trigger rejects (rejections.py).
+                "NOTIFICATION_TOPIC_ARN": self.topic.topic_arn,
+                # The largest accepted input and the per-record time budget it needs.
+                **trigger_limit_environment(),
                 "INPUT_PREFIX": INPUT_PREFIX,
                 "DATASETS_PREFIX": DATASETS_PREFIX,
                 "OUTPUT_PREFIX": OUTPUT_PREFIX,
@@ -350,6 +360,10 @@ class BatchStack(cdk.Stack):
         # has no role member in CreateTransformJobRequest); jobs run as the model's execution
         # role, which SageMaker took when the Model was created by CloudFormation.
         self._grant_version_pinning(role=role, key=data.key)
+        # Rejected uploads are reported on the job topic. Not grant_publish: it also grants
+        # kms:GenerateDataKey* on the topic's key, a wildcard; the key is the data key, and
+        # kms:GenerateDataKey and kms:Decrypt on it are granted above for the copies.
+        self.topic.grants.actions(role, ["sns:Publish"])
         acknowledge(
             role,
             rule_id=f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:"
@@ -382,7 +396,10 @@ class BatchStack(cdk.Stack):
         (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html, Permissions).
         ListObjectVersions is authorized as s3:ListBucketVersions. A version above 256 MB is
         copied in parts (CreateMultipartUpload, UploadPartCopy, CompleteMultipartUpload: all
-        s3:PutObject on the destination).
+        s3:PutObject on the destination). No tag permissions: the copies are made with
+        TaggingDirective=REPLACE and no tags, so S3 neither reads the source's tags
+        (s3:GetObjectVersionTagging) nor writes any (s3:PutObjectTagging); see
+        lambda/transform_trigger/version_pinning.py and docs/batch-reliability.md.
         """
         uploads = (INPUT_PREFIX, DATASETS_PREFIX)
         role.add_to_policy(

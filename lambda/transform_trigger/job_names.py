@@ -47,6 +47,8 @@ def upload_identity(*, version_id: str | None, sequencer: str | None) -> str | N
 
 
 def _slug(text: str) -> str:
+    # Never "--": stacks/job_name_prefix.py relies on the first "--" of a job name ending its
+    # deployment's part, which keeps one deployment's prefix from matching another's names.
     # NFKD splits "é" into "e" plus a combining accent, so accented names stay readable.
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     return _NOT_NAME_CHARACTER.sub("-", ascii_text.lower()).strip("-")

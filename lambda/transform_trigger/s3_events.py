@@ -2,8 +2,10 @@
 
 Field names and meanings follow the S3 event message structure:
 https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
-Anything else in a message body (not JSON, JSON no S3 event has, a field of the wrong type)
-becomes a MalformedMessageError with a short reason, never another exception.
+A body that is no S3 event notification at all (not JSON, no Records list) becomes a
+MalformedMessageError; one record of a notification with a field of the wrong type becomes that
+record's RecordError, so the other records of the message are still handled. Both carry a short
+reason, and nothing raises another exception.
 """
 
 from __future__ import annotations
@@ -45,6 +47,26 @@ class S3ObjectEvent:
     @property
     def is_object_created(self) -> bool:
         return self.event_name.startswith("ObjectCreated:")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordError:
+    """One record of a notification that names no usable object, and why."""
+
+    # The record's position in the notification's Records list.
+    index: int
+    reason: str
+    # What the record seems to name, for the person told of it: "" where it has no readable key.
+    shown_object: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notification:
+    """What one SQS message body names: objects, records that name none, or nothing at all."""
+
+    records: list[S3ObjectEvent | RecordError]
+    # Why the message names nothing (the s3:TestEvent, an empty Records list); logged.
+    empty_reason: str = ""
 
 
 def _shown(value: object) -> str:
@@ -118,11 +140,37 @@ def object_event(record: object) -> S3ObjectEvent:
     )
 
 
-def parse_notification(body: object) -> list[S3ObjectEvent]:
+def _shown_object(record: object) -> str:
+    """s3://bucket/key as far as the record says, for a notification about a bad record."""
+    try:
+        s3 = record.get("s3") if isinstance(record, dict) else None
+        bucket = s3["bucket"]["name"] if isinstance(s3, dict) else None
+        key = s3["object"]["key"] if isinstance(s3, dict) else None
+    except (KeyError, TypeError):
+        return ""
+    if not isinstance(bucket, str) or not isinstance(key, str):
+        return ""
+    return f"s3://{bucket[:_SHOWN_CHARACTERS]}/{unquote_plus(key)[: _SHOWN_CHARACTERS * 4]}"
+
+
+def _record(index: int, record: object) -> S3ObjectEvent | RecordError:
+    try:
+        return object_event(record)
+    except MalformedMessageError as error:
+        return RecordError(index=index, reason=str(error), shown_object=_shown_object(record))
+    except RecursionError:
+        return RecordError(
+            index=index, reason="S3 event record is nested too deeply to read", shown_object=""
+        )
+
+
+def parse_notification(body: object) -> Notification:
     """The objects named by one SQS message body holding an S3 event notification.
 
-    The s3:TestEvent that S3 sends when notifications are configured yields no objects.
-    Raises MalformedMessageError when the body is not an S3 event notification at all.
+    Each record is read on its own: a malformed one becomes a RecordError beside the good ones.
+    The s3:TestEvent that S3 sends when notifications are configured, and an empty Records
+    list, name nothing and say why. Raises MalformedMessageError when the body is not an S3
+    event notification at all.
     """
     if not isinstance(body, str):
         raise MalformedMessageError(
@@ -141,10 +189,16 @@ def parse_notification(body: object) -> list[S3ObjectEvent]:
             f"message body is a JSON {type(notification).__name__}; expected an object"
         )
     if notification.get("Event") == _TEST_EVENT:
-        return []
+        return Notification(
+            records=[],
+            empty_reason=f"{_TEST_EVENT}: S3 sends it once when the bucket's notification "
+            "configuration is saved; it names no object",
+        )
     records = notification.get("Records")
     if not isinstance(records, list):
         raise MalformedMessageError(
             "message body has no 'Records' list; expected an S3 event notification"
         )
-    return [object_event(record) for record in records]
+    if not records:
+        return Notification(records=[], empty_reason="the notification's Records list is empty")
+    return Notification(records=[_record(index, record) for index, record in enumerate(records)])

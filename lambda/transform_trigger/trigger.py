@@ -8,10 +8,18 @@ handler would instead make Lambda deliver the whole batch again ("If your functi
 exception, the entire batch is considered a complete failure",
 https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html), so none does.
 
-Messages that can never succeed (not an S3 event, a version that no longer exists) go back to
-the queue too, on purpose: after the queue's bounded receive count they land in the
-dead-letter queue, whose alarm is how a person hears of them, and where they stay 14 days for
-a redrive once the cause is fixed. Nothing is dropped silently.
+Each record of a message is decided on its own:
+- started, or duplicate (its job exists), or ignored (nothing to do; logged with why);
+- rejected: it can never succeed (malformed, larger than accepted, its version is gone). It is
+  logged, a person is told through the notification topic (rejections.py), and it leaves the
+  queue: retrying it would only end in the dead-letter queue and hold nothing up but itself;
+- deferred: the invocation's time budget is spent (time_budget.py); not started, so retried;
+- retry: throttling, a quota or a 5xx; back to the queue;
+- failed: any other error (AccessDenied, a bug). Back to the queue, and after the bounded
+  receives into the dead-letter queue, whose alarm tells a person; a redrive works once the
+  cause is fixed.
+A message leaves the queue when every one of its records is done; otherwise it comes back
+whole, and the records already started count as duplicates the next time.
 """
 
 from __future__ import annotations
@@ -22,10 +30,13 @@ from typing import Any, Literal
 
 from aws_errors import error_code, is_retryable
 from botocore.exceptions import BotoCoreError, ClientError
+from input_limits import InputLimits, InputTooLargeError, object_too_large
 from input_manifests import manifest_document, manifest_key, write_manifest
 from job_names import transform_job_name
 from object_routing import DataLayout, DatasetMarker, Ignored, SingleFile, route_object
-from s3_events import MalformedMessageError, S3ObjectEvent, parse_notification
+from rejections import publish_rejection
+from s3_events import MalformedMessageError, RecordError, S3ObjectEvent, parse_notification
+from time_budget import RemainingTime, TimeBudget
 from transform_request import JobInput, TransformSettings, build_transform_request
 from version_pinning import (
     PinningError,
@@ -37,9 +48,9 @@ from version_pinning import (
 
 logger = logging.getLogger(__name__)
 
-Status = Literal["started", "duplicate", "ignored", "retry", "failed"]
+Status = Literal["started", "duplicate", "ignored", "rejected", "deferred", "retry", "failed"]
 # Outcomes after which the message may leave the queue.
-DONE: frozenset[Status] = frozenset({"started", "duplicate", "ignored"})
+DONE: frozenset[Status] = frozenset({"started", "duplicate", "ignored", "rejected"})
 # What DescribeTransformJob answers for a name that has no job: ResourceNotFound in the
 # service model, ValidationException ("Could not find ...") in practice.
 _NO_SUCH_JOB = frozenset({"ResourceNotFound", "ValidationException"})
@@ -50,6 +61,10 @@ class TriggerSettings:
     job_name_prefix: str
     layout: DataLayout
     transform: TransformSettings
+    limits: InputLimits
+    budget: TimeBudget
+    # The batch notification topic, told of every rejected upload.
+    notification_topic_arn: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +73,8 @@ class ObjectOutcome:
     detail: str
     key: str = ""
     job_name: str = ""
+    # s3://bucket/key as far as known, for the notice of a rejection.
+    shown_object: str = ""
     # An exception nobody expected, logged with its traceback.
     unexpected: BaseException | None = None
 
@@ -95,7 +112,7 @@ def create_transform_job(*, sagemaker: Any, request: dict[str, Any]) -> Status:
 
 
 def _sources(
-    *, event: S3ObjectEvent, route: SingleFile | DatasetMarker, s3: Any
+    *, event: S3ObjectEvent, route: SingleFile | DatasetMarker, limits: InputLimits, s3: Any
 ) -> list[SourceVersion]:
     """The object versions the job reads: the uploaded version, or the dataset's parts."""
     if isinstance(route, SingleFile):
@@ -109,7 +126,9 @@ def _sources(
                 relative_key=route.key.rpartition("/")[2],
             )
         ]
-    return latest_dataset_parts(s3=s3, bucket=event.bucket, dataset_prefix=route.dataset_prefix)
+    return latest_dataset_parts(
+        s3=s3, bucket=event.bucket, dataset_prefix=route.dataset_prefix, limits=limits
+    )
 
 
 def _start_job(
@@ -122,7 +141,7 @@ def _start_job(
     sagemaker: Any,
 ) -> ObjectOutcome:
     """Pins the versions, writes the manifest over the copies, and creates the job."""
-    sources = _sources(event=event, route=route, s3=s3)
+    sources = _sources(event=event, route=route, limits=settings.limits, s3=s3)
     if not sources:
         assert isinstance(route, DatasetMarker)
         return ObjectOutcome(
@@ -176,6 +195,12 @@ def handle_object(
     route = route_object(key=event.key, size=event.size, layout=settings.layout)
     if isinstance(route, Ignored):
         return ObjectOutcome(status="ignored", key=event.key, detail=route.reason)
+    shown_object = f"s3://{event.bucket}/{event.key}"
+    too_large = object_too_large(size=event.size, limits=settings.limits)
+    if isinstance(route, SingleFile) and too_large:
+        return ObjectOutcome(
+            status="rejected", key=event.key, shown_object=shown_object, detail=too_large
+        )
     job_name = transform_job_name(
         prefix=settings.job_name_prefix, bucket=event.bucket, key=event.key, version=event.identity
     )
@@ -194,42 +219,112 @@ def handle_object(
             s3=s3,
             sagemaker=sagemaker,
         )
-    except PinningError as error:
-        return ObjectOutcome(status="failed", key=event.key, job_name=job_name, detail=str(error))
+    except (PinningError, InputTooLargeError) as error:
+        return ObjectOutcome(
+            status="rejected",
+            key=event.key,
+            job_name=job_name,
+            shown_object=shown_object,
+            detail=str(error),
+        )
     except (ClientError, BotoCoreError) as error:
         status: Status = "retry" if is_retryable(error) else "failed"
         return ObjectOutcome(status=status, key=event.key, job_name=job_name, detail=str(error))
 
 
-def handle_message(
-    *, body: object, settings: TriggerSettings, s3: Any, sagemaker: Any
-) -> list[ObjectOutcome]:
-    """The outcome for every object named by one SQS message; never raises."""
+def _rejected_record(record: RecordError) -> ObjectOutcome:
+    return ObjectOutcome(
+        status="rejected",
+        shown_object=record.shown_object,
+        detail=f"record {record.index} of the notification: {record.reason}",
+    )
+
+
+def _object_outcome(
+    *, event: S3ObjectEvent, settings: TriggerSettings, s3: Any, sagemaker: Any
+) -> ObjectOutcome:
     try:
-        events = parse_notification(body)
+        return handle_object(event=event, settings=settings, s3=s3, sagemaker=sagemaker)
+    except Exception as error:  # one record's bug must not fail the batch
+        return ObjectOutcome(
+            status="failed",
+            key=event.key,
+            detail=f"unexpected {type(error).__name__} while handling the upload",
+            unexpected=error,
+        )
+
+
+def handle_message(
+    *,
+    body: object,
+    settings: TriggerSettings,
+    s3: Any,
+    sagemaker: Any,
+    context: RemainingTime | None = None,
+) -> list[ObjectOutcome]:
+    """The outcome for every record of one SQS message; never raises.
+
+    Before each record the time budget is checked; once it is spent, this record and the rest
+    are deferred, untouched.
+    """
+    try:
+        notification = parse_notification(body)
     except MalformedMessageError as error:
-        # Never valid, yet kept as a failure: after the bounded receives it lands in the DLQ,
-        # whose alarm tells a person, instead of vanishing.
-        return [ObjectOutcome(status="failed", detail=str(error))]
+        # Never valid, and never will be: rejected (and reported) rather than retried.
+        return [ObjectOutcome(status="rejected", detail=str(error))]
+    if not notification.records:
+        return [ObjectOutcome(status="ignored", detail=notification.empty_reason)]
     outcomes = []
-    for event in events:
-        try:
-            outcome = handle_object(event=event, settings=settings, s3=s3, sagemaker=sagemaker)
-        except Exception as error:  # one message's bug must not fail the batch
-            outcome = ObjectOutcome(
-                status="failed",
-                key=event.key,
-                detail=f"unexpected {type(error).__name__} while handling the upload",
-                unexpected=error,
+    for record in notification.records:
+        if not settings.budget.allows_a_record(context):
+            outcomes.append(
+                ObjectOutcome(
+                    status="deferred",
+                    key="" if isinstance(record, RecordError) else record.key,
+                    detail="not started: too little of this invocation's time is left for "
+                    "one more record; it comes back after the queue's visibility timeout",
+                )
             )
-        outcomes.append(outcome)
+        elif isinstance(record, RecordError):
+            outcomes.append(_rejected_record(record))
+        else:
+            outcomes.append(
+                _object_outcome(event=record, settings=settings, s3=s3, sagemaker=sagemaker)
+            )
     return outcomes
+
+
+def _reported(
+    outcome: ObjectOutcome, *, settings: TriggerSettings, sns: Any, message_id: str
+) -> ObjectOutcome:
+    """A rejection counts as done only once a person has been told; until then it is retried."""
+    if outcome.status != "rejected":
+        return outcome
+    try:
+        publish_rejection(
+            sns=sns,
+            topic_arn=settings.notification_topic_arn,
+            shown_object=outcome.shown_object,
+            reason=outcome.detail,
+            message_id=message_id,
+        )
+    except (ClientError, BotoCoreError) as error:
+        status: Status = "retry" if is_retryable(error) else "failed"
+        return ObjectOutcome(
+            status=status,
+            key=outcome.key,
+            job_name=outcome.job_name,
+            detail=f"rejected ({outcome.detail}), but the notice could not be sent: {error}",
+        )
+    return outcome
 
 
 _LOG_LEVELS: dict[Status, int] = {
     "started": logging.INFO,
     "duplicate": logging.INFO,
     "ignored": logging.INFO,
+    "deferred": logging.INFO,
+    "rejected": logging.WARNING,
     "retry": logging.WARNING,
     "failed": logging.ERROR,
 }
@@ -258,11 +353,18 @@ def _log(outcome: ObjectOutcome, *, message_id: str, record: dict[str, Any]) -> 
 
 
 def handle_sqs_batch(
-    *, event: object, settings: TriggerSettings, s3: Any, sagemaker: Any
+    *,
+    event: object,
+    settings: TriggerSettings,
+    s3: Any,
+    sagemaker: Any,
+    sns: Any,
+    context: RemainingTime | None = None,
 ) -> dict[str, list[dict[str, str]]]:
     """The SQS partial batch response: the messages to receive again, by messageId.
 
     Never raises: an exception here would send every message of the batch back to the queue.
+    `context` is the Lambda context; its remaining time bounds how many records start.
     """
     records = event.get("Records") if isinstance(event, dict) else None
     if not isinstance(records, list) or not records:
@@ -282,10 +384,26 @@ def handle_sqs_batch(
             logger.error("SQS record without a messageId skipped: it cannot be retried alone")
             continue
         assert isinstance(record, dict)
-        try:
-            outcomes = handle_message(
-                body=record.get("body"), settings=settings, s3=s3, sagemaker=sagemaker
+        if not settings.budget.allows_a_record(context):
+            deferred = ObjectOutcome(
+                status="deferred",
+                detail="message not read: too little of this invocation's time is left; "
+                "it comes back after the queue's visibility timeout",
             )
+            _log(deferred, message_id=message_id, record=record)
+            failures.append({"itemIdentifier": message_id})
+            continue
+        try:
+            outcomes = [
+                _reported(outcome, settings=settings, sns=sns, message_id=message_id)
+                for outcome in handle_message(
+                    body=record.get("body"),
+                    settings=settings,
+                    s3=s3,
+                    sagemaker=sagemaker,
+                    context=context,
+                )
+            ]
         except Exception as error:  # the last line of defence for the batch
             outcomes = [
                 ObjectOutcome(

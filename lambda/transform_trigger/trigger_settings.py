@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from input_limits import InputLimits
 from object_routing import DataLayout
+from time_budget import TimeBudget
 from transform_request import TransformSettings
 from trigger import TriggerSettings
 
@@ -66,6 +68,14 @@ def load_settings(environ: Mapping[str, str]) -> TriggerSettings:
         )
     return TriggerSettings(
         job_name_prefix=_text(environ, "JOB_NAME_PREFIX"),
+        notification_topic_arn=_text(environ, "NOTIFICATION_TOPIC_ARN"),
+        limits=InputLimits(
+            max_object_bytes=_count(environ, "MAX_OBJECT_BYTES"),
+            max_dataset_parts=_count(environ, "MAX_DATASET_PARTS"),
+            max_dataset_bytes=_count(environ, "MAX_DATASET_BYTES"),
+            max_dataset_listed_versions=_count(environ, "MAX_DATASET_LISTED_VERSIONS"),
+        ),
+        budget=TimeBudget(record_ms=1000 * _count(environ, "RECORD_BUDGET_SECONDS")),
         layout=DataLayout(
             input_prefix=_prefix(environ, "INPUT_PREFIX"),
             datasets_prefix=_prefix(environ, "DATASETS_PREFIX"),

@@ -18,6 +18,7 @@ from typing import Any
 from aws_errors import error_code
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
+from input_limits import InputLimits, InputTooLargeError, dataset_too_large
 from job_names import NULL_VERSION_ID
 from object_routing import DATASET_MARKER
 
@@ -70,6 +71,17 @@ def copy_request(
         # trigger writes.
         "ServerSideEncryption": "aws:kms",
         "SSEKMSKeyId": kms_key_id,
+        # The copy gets no tags. CopyObject's TaggingDirective defaults to COPY, and copying the
+        # tag-set of a tagged version needs s3:GetObjectVersionTagging on the source and
+        # s3:PutObjectTagging on the copy (CopyObject, x-amz-tagging-directive and
+        # x-amz-tagging: https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html);
+        # without both, every tagged upload failed with AccessDenied. The copy is the job's
+        # private input, read only by SageMaker and removed with the job's files: the user's
+        # tags mean nothing there, so the trigger neither reads nor writes any. REPLACE with no
+        # Tagging writes the empty tag-set and needs neither permission. For a multipart copy,
+        # boto3's managed copy (s3transfer/copies.py, _apply_tags) reads and writes tags only
+        # for COPY, or for REPLACE with a non-empty Tagging; UploadPartCopy copies none.
+        "TaggingDirective": "REPLACE",
     }
     if source.version_id == NULL_VERSION_ID and source.etag:
         # An entity tag in its quoted form (RFC 9110), as S3 returns it.
@@ -145,34 +157,68 @@ def pin_versions(
             copy.result()
 
 
-def _is_part_file(relative_key: str, size: int) -> bool:
-    # Names starting with '_' or '.' are markers and checksums (_SUCCESS, .part-0.crc) in the
-    # Hadoop/Spark convention, not data; empty parts have no records to classify.
-    name = relative_key.rpartition("/")[2]
-    return size > 0 and not name.startswith(("_", ".")) and name != DATASET_MARKER
+def is_part_file(relative_key: str, size: int) -> bool:
+    """Whether an object under a dataset's folder is data for its job.
+
+    In the Hadoop/Spark convention, names starting with '_' or '.' are markers, checksums and
+    work in progress, not data: _SUCCESS, .part-0.crc, and whole folders such as
+    _temporary/0/part-9.jsonl (a task's uncommitted output) or .spark-staging/. So every path
+    component is checked, not only the file name. Empty parts have no records to classify.
+    """
+    components = relative_key.split("/")
+    return (
+        size > 0
+        and not any(component.startswith(("_", ".")) for component in components)
+        and components[-1] != DATASET_MARKER
+    )
 
 
-def latest_dataset_parts(*, s3: Any, bucket: str, dataset_prefix: str) -> list[SourceVersion]:
+def latest_dataset_parts(
+    *, s3: Any, bucket: str, dataset_prefix: str, limits: InputLimits
+) -> list[SourceVersion]:
     """The current version of each part file of the dataset (any folder depth), sorted.
 
     ListObjectVersions, not ListObjectsV2: only it says which version is current, so the job
     reads the parts as they were when the trigger saw the dataset's marker, even if a part is
     overwritten while the job runs. A key whose current version is a delete marker has no
     current entry in Versions, so deleted parts are left out.
+
+    Raises InputTooLargeError as soon as the dataset is past a limit: listing stops there, so
+    even a folder of millions of versions costs a bounded number of pages (1,000 entries each).
     """
     parts: list[SourceVersion] = []
+    total_bytes = 0
+    listed = 0
     pages = s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=dataset_prefix)
     for page in pages:
+        listed += len(page.get("Versions", [])) + len(page.get("DeleteMarkers", []))
+        refusal = dataset_too_large(
+            listed=listed, parts=len(parts), total_bytes=total_bytes, largest=0, limits=limits
+        )
+        if refusal:
+            raise InputTooLargeError(refusal)
         for version in page.get("Versions", []):
             relative_key = version["Key"][len(dataset_prefix) :]
-            if version.get("IsLatest") and _is_part_file(relative_key, int(version["Size"])):
-                parts.append(
-                    SourceVersion(
-                        key=version["Key"],
-                        version_id=str(version.get("VersionId") or NULL_VERSION_ID),
-                        etag=str(version["ETag"]).strip('"'),
-                        size=int(version["Size"]),
-                        relative_key=relative_key,
-                    )
+            size = int(version["Size"])
+            if not (version.get("IsLatest") and is_part_file(relative_key, size)):
+                continue
+            parts.append(
+                SourceVersion(
+                    key=version["Key"],
+                    version_id=str(version.get("VersionId") or NULL_VERSION_ID),
+                    etag=str(version["ETag"]).strip('"'),
+                    size=size,
+                    relative_key=relative_key,
                 )
+            )
+            total_bytes += size
+            refusal = dataset_too_large(
+                listed=listed,
+                parts=len(parts),
+                total_bytes=total_bytes,
+                largest=size,
+                limits=limits,
+            )
+            if refusal:
+                raise InputTooLargeError(refusal)
     return sorted(parts, key=lambda part: part.relative_key)

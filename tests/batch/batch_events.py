@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
+from stacks.job_name_prefix import deployment_job_name_prefix
+from stacks.trigger_budget import trigger_limit_environment
+
 # The Lambda asset directory holds plain modules, imported the way the Lambda runtime does.
 TRIGGER_DIR = Path(__file__).resolve().parents[2] / "lambda" / "transform_trigger"
 if str(TRIGGER_DIR) not in sys.path:
@@ -18,7 +21,10 @@ ACCOUNT = "123456789012"
 BUCKET = "zstc-data-bucket"
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 MODEL_NAME = "zstc-batch-model"
-JOB_NAME_PREFIX = "zstc-"
+# What the batch stack derives for the default stack prefix.
+JOB_NAME_PREFIX = deployment_job_name_prefix("Zstc")
+TOPIC_NAME = "zstc-batch-job-notifications"
+TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:{TOPIC_NAME}"
 
 # The environment the batch stack gives the Lambda (names read by trigger_settings.py).
 TRIGGER_ENVIRONMENT = {
@@ -37,6 +43,8 @@ TRIGGER_ENVIRONMENT = {
     "INVOCATIONS_TIMEOUT_SECONDS": "600",
     "KMS_KEY_ARN": KEY_ARN,
     "VOLUME_KMS_KEY_ENABLED": "false",
+    "NOTIFICATION_TOPIC_ARN": TOPIC_ARN,
+    **trigger_limit_environment(),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +11,15 @@ from urllib.parse import unquote
 
 import boto3
 import pytest
-from batch_events import ACCOUNT, BUCKET, MODEL_NAME, REGION, TRIGGER_ENVIRONMENT
+from batch_events import (
+    ACCOUNT,
+    BUCKET,
+    MODEL_NAME,
+    REGION,
+    TOPIC_ARN,
+    TOPIC_NAME,
+    TRIGGER_ENVIRONMENT,
+)
 from batch_validation import RequestValidator
 from botocore.exceptions import ClientError
 from moto import mock_aws
@@ -81,13 +90,20 @@ class MotoAws:
     s3: Any
     sagemaker: Any
     sqs: Any
+    sns: Any
     validator: RequestValidator
+    # An SQS queue subscribed to the notification topic: what a subscriber would receive.
+    notices_queue_url: str
     # S3 gives every PUT of a key a new, larger sequencer; so does this fake.
     sequencers: Iterator[int] = field(default_factory=lambda: itertools.count(0x0A1B2C3D4E5F))
 
-    def put(self, key: str, body: bytes = b'{"inputs": "text"}\n') -> dict[str, Any]:
-        """Uploads an object; returns what the S3 event for it would carry."""
-        response = self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    def put(
+        self, key: str, body: bytes = b'{"inputs": "text"}\n', *, tagging: str = ""
+    ) -> dict[str, Any]:
+        """Uploads an object (with tags in URL query form, if given); returns what the S3
+        event for it would carry."""
+        extra = {"Tagging": tagging} if tagging else {}
+        response = self.s3.put_object(Bucket=BUCKET, Key=key, Body=body, **extra)
         return {
             "key": key,
             "size": len(body),
@@ -106,6 +122,22 @@ class MotoAws:
         jobs = self.sagemaker.list_transform_jobs()["TransformJobSummaries"]
         return sorted(job["TransformJobName"] for job in jobs)
 
+    def notices(self) -> list[dict[str, str]]:
+        """Every notice published to the topic so far ({"Subject": ..., "Message": ...})."""
+        received = []
+        while True:
+            batch = self.sqs.receive_message(
+                QueueUrl=self.notices_queue_url, MaxNumberOfMessages=10
+            ).get("Messages", [])
+            if not batch:
+                return received
+            for message in batch:
+                envelope = json.loads(message["Body"])
+                received.append({"Subject": envelope["Subject"], "Message": envelope["Message"]})
+                self.sqs.delete_message(
+                    QueueUrl=self.notices_queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+
     def read(self, key: str) -> str:
         return str(self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode("utf-8"))
 
@@ -123,9 +155,27 @@ def moto_aws(aws_credentials: None, request_validator: RequestValidator) -> Iter
             ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/zstc-batch-model-role",
             PrimaryContainer={"Image": "huggingface-pytorch-inference", "ModelDataUrl": "s3://x/y"},
         )
+        sqs = boto3.client("sqs", region_name=REGION)
+        sns = boto3.client("sns", region_name=REGION)
+        assert sns.create_topic(Name=TOPIC_NAME)["TopicArn"] == TOPIC_ARN
+        notices_queue_url = sqs.create_queue(QueueName="zstc-notices")["QueueUrl"]
+        notices_queue_arn = sqs.get_queue_attributes(
+            QueueUrl=notices_queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=TOPIC_ARN, Protocol="sqs", Endpoint=notices_queue_arn)
         yield MotoAws(
             s3=s3,
             sagemaker=sagemaker,
-            sqs=boto3.client("sqs", region_name=REGION),
+            sqs=sqs,
+            sns=sns,
             validator=request_validator,
+            notices_queue_url=notices_queue_url,
         )
+
+
+@pytest.fixture(scope="session")
+def default_batch_stack(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The batch stack with the default configuration, synthesized once for every module."""
+    from batch_synth import synth_batch
+
+    return synth_batch(tmp_path_factory.mktemp("batch"), {})

@@ -88,7 +88,11 @@ def test_uploads_reach_the_trigger_through_the_queue_and_start_the_right_jobs(
         )
     )
     response = handle_sqs_batch(
-        event=event, settings=trigger_settings, s3=moto_aws.s3, sagemaker=moto_aws.sagemaker
+        event=event,
+        settings=trigger_settings,
+        s3=moto_aws.s3,
+        sagemaker=moto_aws.sagemaker,
+        sns=moto_aws.sns,
     )
 
     assert response == {"batchItemFailures": []}

@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Annotations, Capture, Match, Template
-from cdk_nag import AwsSolutionsChecks
+from batch_synth import synth_batch
 
 from stacks.batch_stack import (
     DATASET_ENV,
@@ -18,30 +17,17 @@ from stacks.batch_stack import (
     TRIGGER_CONCURRENCY,
     BatchStack,
 )
-from stacks.config import load_config
 from stacks.data_stack import DataStack
+from stacks.trigger_budget import QUEUE_VISIBILITY_TIMEOUT_SECONDS
 
+# What the default stack prefix, Zstc, gives (stacks/job_name_prefix.py).
+DEFAULT_PREFIX = "zstc--5d9353-"
 EXISTING_KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
-def synth_batch(tmp_path: Path, context: dict[str, Any]) -> BatchStack:
-    archive = tmp_path / "model.tar.gz"
-    archive.write_bytes(b"not a real model")
-    app = cdk.App(outdir=str(tmp_path / "cdk.out"))
-    config = load_config(context)
-    data = DataStack(app, "Zstc-Data", config=config)
-    batch = BatchStack(
-        app, "Zstc-Batch", config=config, data=data, network=None, model_archive=archive
-    )
-    # cdk-nag 3 fails synth on any finding that is neither fixed nor acknowledged.
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    app.synth()
-    return batch
-
-
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    return Template.from_stack(synth_batch(tmp_path_factory.mktemp("batch"), {}))
+def template(default_batch_stack: BatchStack) -> Template:
+    return Template.from_stack(default_batch_stack)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +94,7 @@ def test_queue_is_encrypted_bounded_and_drains_to_an_alarmed_dlq(template: Templ
         "AWS::SQS::Queue",
         {
             "KmsMasterKeyId": Match.any_value(),
-            "VisibilityTimeout": 360,
+            "VisibilityTimeout": QUEUE_VISIBILITY_TIMEOUT_SECONDS,
             "RedrivePolicy": {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT},
         },
     )
@@ -163,7 +149,7 @@ def test_trigger_lambda_is_python_312_bounded_and_reports_partial_failures(
             "ReservedConcurrentExecutions": Match.absent(),
             "Environment": {
                 "Variables": Match.object_like(
-                    {"JOB_NAME_PREFIX": "zstc-", "VOLUME_KMS_KEY_ENABLED": "false"}
+                    {"JOB_NAME_PREFIX": DEFAULT_PREFIX, "VOLUME_KMS_KEY_ENABLED": "false"}
                 )
             },
         },
@@ -223,7 +209,7 @@ def test_trigger_may_start_only_its_own_jobs_and_passes_no_role(template: Templa
     statements = _statements(template)
     [start] = [s for s in statements if s.get("Sid") == "StartOwnTransformJobs"]
     assert "sagemaker:CreateTransformJob" in start["Action"]
-    assert start["Resource"]["Fn::Join"][1][-1] == ":transform-job/zstc-*"
+    assert start["Resource"]["Fn::Join"][1][-1] == f":transform-job/{DEFAULT_PREFIX}*"
     assert not [s for s in statements if "iam:PassRole" in _actions(s)]
 
 
@@ -282,7 +268,7 @@ def test_terminal_states_of_this_stacks_jobs_are_published_to_the_encrypted_topi
                 "source": ["aws.sagemaker"],
                 "detail-type": ["SageMaker Transform Job State Change"],
                 "detail": {
-                    "TransformJobName": [{"prefix": "zstc-"}],
+                    "TransformJobName": [{"prefix": DEFAULT_PREFIX}],
                     "TransformJobStatus": ["Completed", "Failed", "Stopped"],
                 },
             },
@@ -328,7 +314,7 @@ def test_email_subscription_exists_only_when_configured(
 def test_outputs_the_cli_reads(template: Template) -> None:
     outputs = template.to_json()["Outputs"]
     assert {"JobNamePrefix", "NotificationTopicArn", "QueueUrl"} <= set(outputs)
-    assert outputs["JobNamePrefix"]["Value"] == "zstc-"
+    assert outputs["JobNamePrefix"]["Value"] == DEFAULT_PREFIX
 
 
 def test_an_existing_key_gets_a_warning_naming_the_policy_it_needs(

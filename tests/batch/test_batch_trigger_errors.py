@@ -122,7 +122,11 @@ def upload(moto_aws: Any, key: str, message_id: str) -> tuple[dict[str, Any], st
 
 def run(moto_aws: Any, settings: Any, sagemaker: StubbedSageMaker, *records: Any) -> Any:
     return handle_sqs_batch(
-        event=sqs_event(*records), settings=settings, s3=moto_aws.s3, sagemaker=sagemaker.client
+        event=sqs_event(*records),
+        settings=settings,
+        s3=moto_aws.s3,
+        sagemaker=sagemaker.client,
+        sns=moto_aws.sns,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+import rejections
 from batch_events import (
     BUCKET,
     JOB_NAME_PREFIX,
@@ -28,7 +29,11 @@ NO_FAILURES: dict[str, list[Any]] = {"batchItemFailures": []}
 
 def run(moto_aws: Any, settings: Any, event: dict[str, Any]) -> dict[str, Any]:
     return handle_sqs_batch(
-        event=event, settings=settings, s3=moto_aws.s3, sagemaker=moto_aws.sagemaker
+        event=event,
+        settings=settings,
+        s3=moto_aws.s3,
+        sagemaker=moto_aws.sagemaker,
+        sns=moto_aws.sns,
     )
 
 
@@ -220,8 +225,8 @@ def test_wrong_prefix_or_suffix_starts_no_job_and_says_why(
     assert key in [record.key for record in caplog.records]  # type: ignore[attr-defined]
 
 
-def test_non_create_events_and_the_s3_test_event_start_nothing(
-    moto_aws: Any, trigger_settings: Any
+def test_non_create_events_the_s3_test_event_and_empty_records_start_nothing_and_say_why(
+    moto_aws: Any, trigger_settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     removed = s3_notification(
         key="input/a.jsonl",
@@ -239,16 +244,32 @@ def test_non_create_events_and_the_s3_test_event_start_nothing(
         "HostId": "8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE",
     }
     event = sqs_event(
-        sqs_record(removed, message_id="m-1"), sqs_record(test_event, message_id="m-2")
+        sqs_record(removed, message_id="m-1"),
+        sqs_record(test_event, message_id="m-2"),
+        sqs_record({"Records": []}, message_id="m-3"),
     )
 
-    assert run(moto_aws, trigger_settings, event) == NO_FAILURES
+    with caplog.at_level(logging.INFO):
+        assert run(moto_aws, trigger_settings, event) == NO_FAILURES
+
+    # Every message that leaves the queue is logged with why.
+    why = {
+        record.message_id: record.getMessage()  # type: ignore[attr-defined]
+        for record in caplog.records
+        if getattr(record, "status", None) == "ignored"
+    }
+    assert "ObjectRemoved:Delete is not ObjectCreated" in why["m-1"]
+    assert "s3:TestEvent" in why["m-2"]
+    assert "Records list is empty" in why["m-3"]
+    assert moto_aws.notices() == []
     assert moto_aws.transform_job_names() == []
 
 
-def test_a_message_that_is_not_an_s3_notification_is_kept_for_the_dlq(
-    moto_aws: Any, trigger_settings: Any
+def test_a_message_that_is_not_an_s3_notification_is_rejected_reported_and_not_retried(
+    moto_aws: Any, trigger_settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Retrying a body that is no S3 notification can never help: it would only travel to the
+    dead-letter queue. It is logged, a person is told on the topic, and it leaves the queue."""
     good = event_for(moto_aws.put("input/a.jsonl"), message_id="m-good")["Records"][0]
     event = sqs_event(
         good,
@@ -256,10 +277,16 @@ def test_a_message_that_is_not_an_s3_notification_is_kept_for_the_dlq(
         sqs_record({"hello": "world"}, message_id="m-other-json"),
     )
 
-    assert run(moto_aws, trigger_settings, event) == {
-        "batchItemFailures": [{"itemIdentifier": "m-garbage"}, {"itemIdentifier": "m-other-json"}]
-    }
+    with caplog.at_level(logging.INFO):
+        assert run(moto_aws, trigger_settings, event) == NO_FAILURES
+
     assert len(moto_aws.transform_job_names()) == 1
+    notices = moto_aws.notices()
+    assert [notice["Subject"] for notice in notices] == [rejections.SUBJECT] * 2
+    assert "m-garbage" in notices[0]["Message"] and "not readable JSON" in notices[0]["Message"]
+    assert "m-other-json" in notices[1]["Message"] and "'Records'" in notices[1]["Message"]
+    rejected = [r for r in caplog.records if getattr(r, "status", None) == "rejected"]
+    assert [r.message_id for r in rejected] == ["m-garbage", "m-other-json"]  # type: ignore[attr-defined]
 
 
 def test_dataset_parts_start_nothing_and_the_marker_starts_one_job_over_them(
@@ -273,6 +300,11 @@ def test_dataset_parts_start_nothing_and_the_marker_starts_one_job_over_them(
     # Not data: Spark's checksum file, an empty part, and a dataset whose name shares the prefix.
     moto_aws.put("datasets/news/.part-00000.jsonl.crc")
     moto_aws.put("datasets/news/part-00003.jsonl", b"")
+    # Nor are folders whose name starts with '_' or '.': a task's uncommitted output
+    # (Hadoop's FileOutputCommitter) and Spark's staging folder, at any depth.
+    moto_aws.put("datasets/news/_temporary/0/part-00009.jsonl")
+    moto_aws.put("datasets/news/2024/_temporary/0/task_1/part-00010.jsonl")
+    moto_aws.put("datasets/news/.spark-staging-1/part-00011.jsonl")
     moto_aws.put("datasets/news-archive/part-00000.jsonl")
     for index, part in enumerate(parts):
         assert run(moto_aws, trigger_settings, event_for(part, message_id=f"p{index}")) == (

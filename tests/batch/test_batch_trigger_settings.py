@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from batch_events import KEY_ARN, TRIGGER_ENVIRONMENT
+from batch_events import JOB_NAME_PREFIX, KEY_ARN, TOPIC_ARN, TRIGGER_ENVIRONMENT
 from trigger_settings import SettingsError, load_settings
 
 
 def test_the_stack_environment_becomes_the_settings() -> None:
     settings = load_settings({**TRIGGER_ENVIRONMENT, "VOLUME_KMS_KEY_ENABLED": "true"})
 
-    assert settings.job_name_prefix == "zstc-"
+    assert settings.job_name_prefix == JOB_NAME_PREFIX
+    assert settings.notification_topic_arn == TOPIC_ARN
+    assert settings.limits.max_object_bytes == int(TRIGGER_ENVIRONMENT["MAX_OBJECT_BYTES"])
+    assert settings.limits.max_dataset_parts == int(TRIGGER_ENVIRONMENT["MAX_DATASET_PARTS"])
+    assert settings.limits.max_dataset_bytes == int(TRIGGER_ENVIRONMENT["MAX_DATASET_BYTES"])
+    assert settings.budget.record_ms == 1000 * int(TRIGGER_ENVIRONMENT["RECORD_BUDGET_SECONDS"])
     assert settings.layout.manifests_prefix == "manifests/"
     assert settings.transform.dataset_instance_count == 3
     assert settings.transform.output_kms_key_id == KEY_ARN
@@ -27,6 +32,12 @@ def test_the_stack_environment_becomes_the_settings() -> None:
         ("BATCH_STRATEGY", "Lines", "BATCH_STRATEGY: 'Lines' is not allowed"),
         ("INPUT_PREFIX", "input", "INPUT_PREFIX: 'input' is not allowed"),
         ("VOLUME_KMS_KEY_ENABLED", "yes", "VOLUME_KMS_KEY_ENABLED: 'yes' is not allowed"),
+        ("NOTIFICATION_TOPIC_ARN", " ", "NOTIFICATION_TOPIC_ARN: missing or empty"),
+        ("MAX_OBJECT_BYTES", "10GB", "MAX_OBJECT_BYTES: '10GB' is not allowed"),
+        ("MAX_DATASET_PARTS", "0", "MAX_DATASET_PARTS: '0' is not allowed"),
+        ("MAX_DATASET_BYTES", "-1", "MAX_DATASET_BYTES: '-1' is not allowed"),
+        ("RECORD_BUDGET_SECONDS", "", "RECORD_BUDGET_SECONDS: missing or empty"),
+        ("MAX_DATASET_LISTED_VERSIONS", "1e6", "MAX_DATASET_LISTED_VERSIONS: '1e6' is not"),
         # CreateTransformJob refuses more (botocore's sagemaker model: InvocationsTimeoutInSeconds
         # max 3600); the trigger says so before it starts jobs that would all be refused.
         (

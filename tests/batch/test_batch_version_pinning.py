@@ -18,7 +18,11 @@ MIB = 1024 * 1024
 
 def run(moto_aws: Any, settings: Any, event: dict[str, Any]) -> dict[str, Any]:
     return handle_sqs_batch(
-        event=event, settings=settings, s3=moto_aws.s3, sagemaker=moto_aws.sagemaker
+        event=event,
+        settings=settings,
+        s3=moto_aws.s3,
+        sagemaker=moto_aws.sagemaker,
+        sns=moto_aws.sns,
     )
 
 
@@ -157,13 +161,18 @@ def test_with_versioning_suspended_bytes_overwritten_before_the_copy_are_never_m
             ),
         )
 
-    # The first upload's job would read the second upload's bytes: it is never started, and
-    # its message stays a failure until the dead-letter queue's alarm tells a person.
-    assert response == {"batchItemFailures": [{"itemIdentifier": "m-first"}]}
+    # The first upload's job would read the second upload's bytes: it is never started. No
+    # retry can bring those bytes back, so it is rejected: logged, told on the topic, and gone
+    # from the queue rather than retried into the dead-letter queue.
+    assert response == NO_FAILURES
     [request] = started_jobs(moto_aws)
     assert objects_read_by(moto_aws, request) == {"reviews.jsonl": b'{"inputs": "second upload"}\n'}
-    [refused] = [record for record in caplog.records if record.levelno == logging.ERROR]
+    [refused] = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert refused.status == "rejected"  # type: ignore[attr-defined]
     assert "was overwritten before its upload could be copied" in refused.getMessage()
+    [notice] = moto_aws.notices()
+    assert "s3://zstc-data-bucket/input/reviews.jsonl" in notice["Message"]
+    assert "m-first" in notice["Message"]
 
 
 def test_a_large_object_is_copied_in_parts_and_still_exactly_its_version(

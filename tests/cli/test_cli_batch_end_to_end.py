@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
+import boto3
 import pytest
 from cli_test_support import JOB_NAME_PREFIX, REGION, REPO_ROOT, DeployedZstc
 
+from stacks.trigger_budget import trigger_limit_environment
 from zstc.cli import main
 
 TRIGGER_DIR = REPO_ROOT / "lambda" / "transform_trigger"
@@ -51,8 +53,15 @@ def _settings(deployed: DeployedZstc) -> Any:
             "INVOCATIONS_TIMEOUT_SECONDS": "600",
             "KMS_KEY_ARN": deployed.kms_key_arn,
             "VOLUME_KMS_KEY_ENABLED": "true",
+            "NOTIFICATION_TOPIC_ARN": _notification_topic(),
+            # What the batch stack passes (stacks/trigger_budget.py).
+            **trigger_limit_environment(),
         }
     )
+
+
+def _notification_topic() -> str:
+    return str(boto3.client("sns", region_name=REGION).create_topic(Name="zstc-jobs")["TopicArn"])
 
 
 def _notification_for(deployed: DeployedZstc, key: str) -> dict[str, Any]:
@@ -87,6 +96,7 @@ def _run_trigger(deployed: DeployedZstc, key: str) -> list[str]:
         settings=_settings(deployed),
         s3=deployed.s3,
         sagemaker=deployed.sagemaker,
+        sns=boto3.client("sns", region_name=REGION),
     )
     assert response == {"batchItemFailures": []}
     jobs = deployed.sagemaker.list_transform_jobs()["TransformJobSummaries"]
