@@ -1,8 +1,10 @@
 """What every zstc command shares: global options, AWS sessions, output mode and consoles.
 
 `--region`, `--profile`, `--output` and `--stack-prefix` are accepted before the command
-(`zstc --region eu-west-1 batch status`) and after it (`zstc batch status --region eu-west-1`),
-as the AWS CLI accepts its global options anywhere; the value given last wins.
+(`zstc --region eu-west-1 batch status`), after a group (`zstc batch --region eu-west-1 status`)
+and after the command (`zstc batch status --region eu-west-1`), as the AWS CLI accepts its global
+options anywhere; the value given last wins. Commands that never call AWS (`local serve`,
+`package-model`) list only --output.
 """
 
 from __future__ import annotations
@@ -82,38 +84,85 @@ def _remember(attribute: str) -> Callable[[click.Context, click.Parameter, Any],
     return store
 
 
+class _OutputFormat(click.Choice):
+    """--output takes a format; a file name there gets a message naming the file option.
+
+    `zstc batch results JOB --output out.jsonl` reads naturally but means the format: the message
+    points at the command's own file option (-o/--output-file) where it has one.
+    """
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value in self.choices or ctx is None:
+            return super().convert(value, param, ctx)
+        file_option = next(
+            (
+                option
+                for option in ctx.command.params
+                if isinstance(option, click.Option) and option.name == "output_file"
+            ),
+            None,
+        )
+        if file_option is None:
+            return super().convert(value, param, ctx)
+        names = "/".join(file_option.opts)
+        self.fail(
+            f"{value!r} is not a format; --output is the output format (table or json). Write "
+            f"to a file with {names} {value}",
+            param,
+            ctx,
+        )
+
+
+def output_option(function: F) -> F:
+    """--output, for every command and group: what zstc prints is a table or JSON."""
+    return click.option(
+        "--output",
+        type=_OutputFormat(OUTPUT_MODES),
+        expose_value=False,
+        callback=_remember("output"),
+        help="Output format: table (default) or json.",
+    )(function)
+
+
+def aws_options(*, used: str = "") -> Callable[[F], F]:
+    """--region, --profile and --stack-prefix, for the commands and groups that call AWS.
+
+    used: when the command calls AWS only in some modes, e.g. "with --endpoint"; said in the help.
+    """
+    when = f" Used {used}." if used else ""
+
+    def decorate(function: F) -> F:
+        options = [
+            click.option(
+                "--region",
+                expose_value=False,
+                callback=_remember("region"),
+                help=f"AWS region (default: your AWS configuration).{when}",
+            ),
+            click.option(
+                "--profile",
+                expose_value=False,
+                callback=_remember("profile"),
+                help=f"AWS named profile (default: your AWS configuration).{when}",
+            ),
+            click.option(
+                "--stack-prefix",
+                expose_value=False,
+                callback=_remember("stack_prefix"),
+                help="Stack name prefix (default: $ZSTC_STACK_PREFIX, then stack_prefix in the "
+                f"cdk.json found from the working directory upward, then Zstc).{when}",
+            ),
+        ]
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
 def global_options(function: F) -> F:
-    """Adds the global options to the root group and to every command."""
-    options = [
-        click.option(
-            "--region",
-            expose_value=False,
-            callback=_remember("region"),
-            help="AWS region (default: your AWS configuration).",
-        ),
-        click.option(
-            "--profile",
-            expose_value=False,
-            callback=_remember("profile"),
-            help="AWS named profile (default: your AWS configuration).",
-        ),
-        click.option(
-            "--output",
-            type=click.Choice(OUTPUT_MODES),
-            expose_value=False,
-            callback=_remember("output"),
-            help="Output format: table (default) or json.",
-        ),
-        click.option(
-            "--stack-prefix",
-            expose_value=False,
-            callback=_remember("stack_prefix"),
-            help="Stack name prefix (default: $ZSTC_STACK_PREFIX, then cdk.json, then Zstc).",
-        ),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
+    """All global options (AWS and --output): the root group and every command that calls AWS."""
+    return output_option(aws_options()(function))
 
 
 def stdout_console() -> Console:

@@ -36,6 +36,7 @@ UNKNOWN_JOB_NAME = (
 
 
 @click.group("batch")
+@global_options
 def command() -> None:
     """Batch transform jobs: submit files, follow jobs, download results."""
 
@@ -143,7 +144,16 @@ def submit(
     if dry_run and wait:
         raise CliError("--wait/--download: nothing is submitted with --dry-run", exit_code=2)
     default_labels = parse_labels(labels) if labels else None
-    object_name = check_object_name(name or file.name) if not is_dataset else ""
+    # FILE first: a directory or a missing file is the problem, not the name derived from it.
+    if file.is_dir():
+        raise CliError(f"FILE: {file} is a directory; give one JSON Lines file", exit_code=2)
+    if not file.is_file():
+        raise CliError(f"FILE: {file} does not exist or is not a file", exit_code=2)
+    object_name = (
+        check_object_name(name or file.name, given_as="--name" if name else "FILE's name")
+        if not is_dataset
+        else ""
+    )
     dataset_name = (
         check_dataset_name(dataset or file.name.removesuffix(".jsonl")) if is_dataset else ""
     )
@@ -347,7 +357,7 @@ def _echo_json(document: Any) -> None:
 
 
 @command.command("status")
-@click.argument("job", metavar="JOB", required=False)
+@click.argument("job", metavar="[JOB]", required=False)
 @click.option("--watch", is_flag=True, help="Refresh until the job ends (default JOB: newest).")
 @click.option(
     "--interval",

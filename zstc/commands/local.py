@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from zstc.cli_context import global_options, info, progress_enabled, settings
+from zstc.cli_context import info, output_option, progress_enabled, settings
 from zstc.cli_errors import CliError
 
 # multi-model-server 1.1.11 refuses ports from 32767 up (zstc/local_endpoint.py, MAX_PORT);
@@ -18,6 +18,7 @@ PORT = click.IntRange(1, MAX_LOCAL_PORT)
 
 
 @click.group("local")
+@output_option
 def command() -> None:
     """The container's real serving stack, locally, without AWS."""
 
@@ -60,7 +61,7 @@ def model_options(function: click.decorators.FC) -> click.decorators.FC:
     show_default=True,
     help="With --as-batch-model: the transform job's MaxPayloadInMB.",
 )
-@global_options
+@output_option
 def serve(
     model: str | None,
     revision: str | None,
@@ -154,7 +155,7 @@ def serve(
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--fail-on-errors", is_flag=True, help="Exit 1 when any line is an error line.")
-@global_options
+@output_option
 def batch(
     file: Path,
     output_file: Path,
