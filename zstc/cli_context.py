@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TextIO, TypeVar
 
 import click
 from rich.console import Console
@@ -165,9 +165,52 @@ def global_options(function: F) -> F:
     return output_option(aws_options()(function))
 
 
+# Piped output is never wrapped: one record stays one line for grep and cut.
+PIPED_WIDTH = 1000
+
+
+class _TrailingSpaceStripper:
+    """A text stream that drops the spaces rich pads table rows with before each newline, so
+    piped lines end where their text does (rich pads every row to the table's width)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        lines = (self._pending + text).split("\n")
+        self._pending = lines.pop()
+        for line in lines:
+            self._stream.write(line.rstrip(" ") + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._stream.write(self._pending)
+            self._pending = ""
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+
 def stdout_console() -> Console:
-    """Rich output to stdout; wide when piped, so names and URIs are never wrapped mid-line."""
-    return Console(soft_wrap=True, width=None if sys.stdout.isatty() else 1000)
+    """Rich output to stdout.
+
+    In a terminal, rich wraps prose at word boundaries and fits tables to the width. Piped, no
+    line is wrapped or padded, so names and URIs stay whole on one line.
+    """
+    if sys.stdout.isatty():
+        return Console()
+    return Console(
+        file=_TrailingSpaceStripper(sys.stdout),  # type: ignore[arg-type]
+        soft_wrap=True,
+        width=PIPED_WIDTH,
+        force_terminal=False,
+    )
 
 
 def stderr_console() -> Console:
@@ -175,8 +218,49 @@ def stderr_console() -> Console:
     return Console(stderr=True)
 
 
+def wrap_prose(message: str, *, width: int | None) -> str:
+    """Prose folded at word boundaries for a terminal of `width` columns (None: left as is).
+
+    Each line keeps its indent on the lines it continues on; a word longer than the width (a
+    URI, a path) stays whole and the terminal folds it.
+    """
+    if width is None:
+        return message
+    import textwrap
+
+    folded = []
+    for line in message.split("\n"):
+        indent = line[: len(line) - len(line.lstrip(" "))]
+        folded.append(
+            textwrap.fill(
+                line,
+                width=width,
+                subsequent_indent=indent + "  " if line.strip() else indent,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            if len(line) > width
+            else line
+        )
+    return "\n".join(folded)
+
+
+def _terminal_width(stream: TextIO) -> int | None:
+    if not stream.isatty():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size().columns
+
+
+def say(message: str) -> None:
+    """A line of prose on stdout, folded at word boundaries in a terminal."""
+    click.echo(wrap_prose(message, width=_terminal_width(sys.stdout)))
+
+
 def info(message: str) -> None:
-    click.echo(message, err=True)
+    """A line of prose on stderr (notes and errors), folded at word boundaries in a terminal."""
+    click.echo(wrap_prose(message, width=_terminal_width(sys.stderr)), err=True)
 
 
 def progress_enabled() -> bool:

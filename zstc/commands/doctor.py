@@ -70,8 +70,10 @@ def command(ports: tuple[int, ...], local_only: bool) -> int:
         checks.append(doctor.check_ports(ports or DEFAULT_PORTS, is_free=port_is_free))
     if not local_only:
         session = options.session()
-        checks.append(doctor.check_region(session.region_name))
-        if session.region_name:
+        region_check = doctor.check_region(session.region_name)
+        checks.append(region_check)
+        # Past a wrong region every AWS call fails, and its errors would blame the credentials.
+        if region_check.outcome != "fail" and session.region_name:
             try:
                 sts = options.client("sts")
             except CliError as error:
@@ -95,22 +97,22 @@ def command(ports: tuple[int, ...], local_only: bool) -> int:
                             options.client("service-quotas"), needs=_configured_needs()
                         )
                     )
-                    trigger_deployed = any(
-                        check.name.endswith("-Batch") and check.outcome == "ok" for check in stacks
-                    )
-                    checks.append(
-                        doctor.check_lambda_concurrency(
-                            options.client("lambda"), trigger_deployed=trigger_deployed
-                        )
-                    )
+                    checks.append(doctor.check_lambda_concurrency(options.client("lambda")))
     failed = any(check.outcome == "fail" for check in checks)
     if options.json_output:
         click.echo(json.dumps([check.as_dict() for check in checks], ensure_ascii=False))
     else:
         from rich.table import Table
+        from rich.text import Text
 
         table = Table("", "check", "result", "fix", box=None, pad_edge=False)
         for check in checks:
-            table.add_row(MARKS[check.outcome], check.name, check.detail, check.fix)
+            # Text, not markup: a fix such as pip install '...[local]' must print its brackets.
+            table.add_row(
+                Text.from_markup(MARKS[check.outcome]),
+                Text(check.name),
+                Text(check.detail),
+                Text(check.fix),
+            )
         stdout_console().print(table)
     return 1 if failed else 0
