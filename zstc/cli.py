@@ -30,7 +30,8 @@ COMMAND_MODULES = (classify, batch, local, evaluate, package_model, doctor, comp
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(
-    None, "-V", "--version", package_name="zstc", prog_name="zstc", message="%(prog)s %(version)s")
+    None, "-V", "--version", package_name="zstc", prog_name="zstc", message="%(prog)s %(version)s"
+)
 @global_options
 def cli() -> None:
     """Zero-shot text classification on Amazon SageMaker: call the endpoint, run batches, and

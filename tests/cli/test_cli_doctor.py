@@ -165,7 +165,8 @@ def test_a_mistyped_region_stops_the_doctor_before_blaming_credentials(
     monkeypatch.setattr(doctor, "java_version", lambda: 17)
     assert main(["doctor", "--port", "1", "--region", "us-eastt-1", "--output", "json"]) == 1
     checks = {item["check"]: item for item in json.loads(capsys.readouterr().out)}
-    assert checks["region"]["detail"] == "'us-eastt-1' is not an AWS region; did you mean us-east-1?"
+    detail = checks["region"]["detail"]
+    assert detail == "'us-eastt-1' is not an AWS region; did you mean us-east-1?"
     assert "credentials" not in checks
 
 

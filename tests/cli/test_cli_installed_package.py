@@ -100,6 +100,7 @@ def test_wheel_declares_runtime_dependencies_and_the_local_extra(wheel: Path) ->
     assert "zstc/inference_code/inference.py" in names
     assert "zstc/inference_code/request_contract.py" in names
     assert "zstc/transform_trigger/job_names.py" in names
+    assert "zstc/stacks/config.py" in names
 
 
 def test_installed_client_runs_help_and_a_dry_run_submit(fresh_venv: Path, tmp_path: Path) -> None:
@@ -178,3 +179,26 @@ def test_base_install_needs_no_local_serving_stack(fresh_venv: Path, tmp_path: P
     checks = {item["check"]: item for item in json.loads(doctor.stdout)}
     assert checks["local serving"]["outcome"] == "warn"
     assert "zstc[local]" in checks["local serving"]["fix"]
+
+
+def test_installed_client_reads_the_projects_cdk_json(fresh_venv: Path, tmp_path: Path) -> None:
+    """Defect: with stack_prefix Team in cdk.json, the checkout's zstc used Team-* stacks but a
+    pip-installed one Zstc-*; both now read the nearest cdk.json from the working directory up."""
+    project = tmp_path / "project"
+    (project / "inputs").mkdir(parents=True)
+    (project / "cdk.json").write_text(
+        json.dumps({"context": {"stack_prefix": "Team", "model_kind": "embedding"}})
+    )
+    source = project / "inputs" / "texts.jsonl"
+    source.write_text(json.dumps({"id": 1, "inputs": "text"}) + "\n", encoding="utf-8")
+    env = _clean_env(tmp_path)
+    zstc = str(fresh_venv / "bin" / "zstc")
+    argv = [zstc, "batch", "submit", str(source), "--labels", LABELS, "--dry-run"]
+    out = _run(argv, cwd=project / "inputs", env=env)
+    assert "Team-Batch not read" in out
+    # The app's own rules, installed with the client: embedding jobs take 6 MB payloads.
+    assert "6 MB (MaxPayloadInMB) per line" in out
+    assert f"({project / 'cdk.json'}; payload: model_kind 'embedding' default)" in out
+    assert "Other-Batch not read" in _run([*argv, "--stack-prefix", "Other"], cwd=project, env=env)
+    outside = _run(argv, cwd=tmp_path, env=env)
+    assert "Zstc-Batch not read" in outside and "no cdk.json found" in outside

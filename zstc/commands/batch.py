@@ -15,6 +15,7 @@ from zstc.cli_context import (
     global_options,
     info,
     progress_enabled,
+    say,
     settings,
     stderr_console,
     stdout_console,
@@ -122,7 +123,6 @@ def submit(
         submit_dataset,
         submit_file,
     )
-    from zstc.bundled_code import request_contract
     from zstc.endpoint_client import parse_labels
     from zstc.jsonl_validation import format_report, validate_lines
 
@@ -163,22 +163,31 @@ def submit(
     if not lines:
         raise CliError(f"FILE: {file} is empty; nothing to submit", exit_code=2)
     prefix = options.resolved_stack_prefix()
-    limit_source = "--max-labels"
     data = batch = None
     if not dry_run:
-        # The deployment is read before validation: the label limit is the deployed model's.
+        # The deployment is read before validation: the limits are the deployed model's.
+        from zstc.batch_limits import deployed_limits
+        from zstc.project_config import project_config
         from zstc.stack_outputs import batch_resources, data_resources
 
         cloudformation = options.client("cloudformation")
         data = data_resources(cloudformation=cloudformation, stack_prefix=prefix)
         batch = batch_resources(cloudformation=cloudformation, stack_prefix=prefix)
+        limits = deployed_limits(
+            cloudformation=cloudformation, stack_prefix=prefix, project=project_config()
+        )
+    else:
+        # A dry run needs no AWS, but checks the deployed limits where it can read them.
+        from zstc.batch_limits import dry_run_limits
+
+        limits = dry_run_limits(
+            open_cloudformation=lambda: options.client("cloudformation"), stack_prefix=prefix
+        )
+    payload_limit = limits.payload
+    limit_source = "--max-labels"
     if max_labels is None:
-        if batch is None:
-            max_labels = int(request_contract().DEFAULT_MAX_CANDIDATE_LABELS)
-            limit_source = "the endpoint's default; a real submit uses the deployed limit"
-        else:
-            max_labels = batch.max_candidate_labels
-            limit_source = f"{prefix}-Batch output MaxCandidateLabels"
+        max_labels = limits.max_labels
+        limit_source = limits.labels_source
     if default_labels is not None and len(default_labels) > max_labels:
         raise CliError(
             f"--labels: {len(default_labels)} labels, more than the limit of {max_labels} "
@@ -199,6 +208,9 @@ def submit(
         raise CliError(f"{file}: bad lines found, nothing uploaded{hint}", exit_code=2)
     if not result.lines:
         raise CliError(f"{file}: no valid lines left to upload", exit_code=2)
+    from zstc.batch_limits import check_lines_fit
+
+    check_lines_fit(result.lines, limit=payload_limit)
     chunks: list[list[str]] = []
     if is_dataset:
         chunks = (
@@ -222,6 +234,8 @@ def submit(
                     "lines_to_upload": len(result.lines),
                     "upload_as": shape,
                     "max_labels": max_labels,
+                    "max_payload_mb": payload_limit.mb,
+                    "max_payload_source": payload_limit.source,
                     "problems": [
                         {"line": p.line_number, "reason": p.reason, "repair": p.repair}
                         for p in result.problems
@@ -229,9 +243,11 @@ def submit(
                 }
             )
         else:
-            click.echo(
-                f"dry run: {result.valid_lines} valid lines would be uploaded as {shape}{kept} "
-                f"(labels per line at most {max_labels}: {limit_source})"
+            flag = " (--max-labels)" if limit_source == "--max-labels" else ""
+            say(f"dry run: {result.valid_lines} valid lines would be uploaded as {shape}{kept}")
+            say(
+                f"checked against: at most {max_labels} labels{flag} and {payload_limit.mb} MB "
+                f"(MaxPayloadInMB) per line, from {limits.origin}"
             )
         return EXIT_OK
 
