@@ -136,3 +136,17 @@ def test_the_batch_stack_outputs_the_jobs_max_payload(batch_template: Template) 
     )
     # The output is the value the trigger gives every job.
     assert trigger["Properties"]["Environment"]["Variables"]["MAX_PAYLOAD_MB"] == mb
+
+
+def test_local_batch_defaults_to_the_configured_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Defect: `zstc local batch` defaulted to 6 MB, so it passed a line the default NLI job
+    (MaxPayloadInMB 1) fails on. The line is refused before any request (nothing listens)."""
+    monkeypatch.chdir(tmp_path)
+    source = _file_with_a_line_of(tmp_path, 2 * BYTES_PER_MB)
+    argv = ["local", "batch", str(source), "-o", str(tmp_path / "out.jsonl")]
+    assert main([*argv, "--url", "http://127.0.0.1:9"]) == 1
+    captured = capsys.readouterr()
+    assert "MaxPayloadInMB 1: model_kind 'auto' default from the defaults" in captured.err
+    assert "more than --max-payload-mb 1.0" in captured.err

@@ -149,9 +149,8 @@ def serve(
 @click.option(
     "--max-payload-mb",
     type=click.FloatRange(min=0, min_open=True),
-    default=6.0,
-    show_default=True,
-    help="Largest request, as MaxPayloadInMB.",
+    help="Largest request, as MaxPayloadInMB (default: what the project's cdk.json deploys: "
+    "batch_max_payload_mb, or the model kind's default).",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--fail-on-errors", is_flag=True, help="Exit 1 when any line is an error line.")
@@ -165,7 +164,7 @@ def batch(
     work_dir: Path | None,
     port: int | None,
     labels: str | None,
-    max_payload_mb: float,
+    max_payload_mb: float | None,
     no_progress: bool,
     fail_on_errors: bool,
 ) -> int:
@@ -179,6 +178,14 @@ def batch(
     if not file.is_file():
         raise CliError(f"FILE: {file} does not exist or is not a file", exit_code=2)
     default_labels = parse_labels(labels) if labels else None
+    if max_payload_mb is None:
+        # The limit the deployed jobs get (zstc/batch_limits.py), said so the user can check it.
+        from zstc.batch_limits import configured_payload_limit
+        from zstc.project_config import project_config
+
+        limit = configured_payload_limit(project=project_config())
+        max_payload_mb = float(limit.mb)
+        info(f"MaxPayloadInMB {limit.mb}: {limit.source} (--max-payload-mb to change)")
     show_progress = not no_progress and progress_enabled()
     if url:
         summary = run_local_batch(
