@@ -91,7 +91,7 @@ def write_comparison_png(report: EvaluationReport, path: Path) -> Path:
     axes.set_yticks(positions, labels=names)
     axes.set_xlim(0, 1)
     level = f"{report.comparison.confidence:.0%}"
-    axes.set_xlabel(f"{report.headline_name} ({level} bootstrap interval)")
+    axes.set_xlabel(f"{report.headline_name} ({level} {report.comparison.interval_method})")
     axes.set_title("Configurations compared on the same texts", fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=_DPI, format="png")
@@ -177,7 +177,7 @@ def render_html(report: EvaluationReport, *, confusion_png: Path, comparison_png
     ]
     mode = "multi-label" if sample.multi_label else "single-label"
     resampling = f"{comparison.resamples} resamples, seed {comparison.seed}"
-    interval = f"{comparison.confidence:.0%} interval"
+    interval = f"{comparison.confidence:.0%} {comparison.interval_method}"
     ranking_headers = ["#", "configuration", report.headline_name, interval, "macro-F1"]
     return f"""<!DOCTYPE html>
 <html lang="en">

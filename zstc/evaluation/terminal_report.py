@@ -25,7 +25,7 @@ def comparison_table(report: EvaluationReport) -> Table:
     table.add_column("#", justify="right")
     table.add_column("configuration")
     table.add_column(report.headline_name, justify="right")
-    table.add_column(f"{level} interval", justify="right")
+    table.add_column(f"{level} Wilson interval", justify="right")
     table.add_column("macro-F1", justify="right")
     table.add_column("seconds", justify="right")
     for rank, entry in enumerate(comparison.ranking, start=1):
@@ -160,7 +160,8 @@ def report_renderables(report: EvaluationReport, *, per_text: bool = False) -> l
         level = f"{report.comparison.confidence:.0%}"
         parts.append(
             Text(
-                f"{report.headline_name} {only.score:.3f}, {level} bootstrap interval "
+                f"{report.headline_name} {only.score:.3f}, {level} "
+                f"{report.comparison.interval_method} "
                 f"{only.interval.low:.3f}-{only.interval.high:.3f} over these texts"
             )
         )
