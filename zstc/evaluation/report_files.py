@@ -39,8 +39,12 @@ def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError as error:
+        from zstc.install_hints import install_command
+
         raise CliError(
-            "--report: needs matplotlib; install it with pip install 'zstc[report]'", exit_code=2
+            f"--report: needs the [report] extra (matplotlib is not installed): "
+            f"{install_command('report')}",
+            exit_code=2,
         ) from error
 
     matplotlib.use("Agg")
