@@ -260,13 +260,13 @@ def classify_one_by_one(
     shown: int = SHOWN_ONE_AT_A_TIME,
 ) -> list[dict[str, Any]]:
     """One real-time request per text, the first `shown` printed as tables; returns them all."""
-    from rich.console import Console
     from rich.padding import Padding
 
+    from zstc.cli_context import stdout_console
     from zstc.endpoint_client import build_request, classify
     from zstc.result_table import response_table
 
-    console = Console(soft_wrap=not sys.stdout.isatty())
+    console = stdout_console()
 
     responses = []
     for record in records:
@@ -279,7 +279,7 @@ def classify_one_by_one(
             continue
         best = {**response, "labels": response["labels"][:top], "scores": response["scores"][:top]}
         _say(f"\n[{record.get('id')}] {record['inputs']}")
-        console.print(Padding(response_table(best, bar_width=20), (0, 0, 0, 4)))
+        console.print(Padding(response_table(best, bar_width=20), (0, 0, 0, 4), expand=False))
     if len(responses) > shown:
         _say(f"\n    ... and {len(responses) - shown} more, all saved (see Files below)")
     return responses
@@ -319,8 +319,7 @@ def evaluate_on_labelled_sample(
 ) -> tuple[EvaluationReport, ReportFiles]:
     """`zstc eval --local URL` over the labelled sample with the demo's templates; prints the
     default template's accuracy and every text, then the comparison, and writes the report."""
-    from rich.console import Console
-
+    from zstc.cli_context import stdout_console
     from zstc.evaluation.classifiers import LocalEndpointClassifier
     from zstc.evaluation.eval_command import Target, evaluate
     from zstc.evaluation.labelled_sample import read_labelled_sample
@@ -341,7 +340,7 @@ def evaluate_on_labelled_sample(
     metrics = default.metrics
     assert isinstance(metrics, SingleLabelMetrics)  # the bundled sample is single-label
     right = round(metrics.accuracy * metrics.examples)
-    console = Console()
+    console = stdout_console()
     _say(
         f"    accuracy with the default template {DEMO_TEMPLATES[0]!r}: {metrics.accuracy:.3f} "
         f"({right} of {metrics.examples} right; chance is 1 in {len(labelled.labels)}), "

@@ -11,11 +11,14 @@ from zstc.evaluation.metrics import MultiLabelMetrics, SingleLabelMetrics
 
 MISS_MARK = "✗"
 HIT_MARK = "✓"
-_TEXT_WIDTH = 60
+# Terminal cells a text may take; rich cuts it there, or where the terminal is narrower, with
+# "…", measuring cells (a CJK character is two) so no character is cut in half.
+_TEXT_CELLS = 60
 
 
-def _short(text: str, width: int = _TEXT_WIDTH) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _short(text: str) -> Text:
+    """A text cell: one line, ending with "…" where it is cut."""
+    return Text(text, no_wrap=True, overflow="ellipsis")
 
 
 def comparison_table(report: EvaluationReport) -> Table:
@@ -107,8 +110,10 @@ def mistakes_table(result: ConfigurationResult) -> Table | Text:
     if not result.mistakes:
         return Text("No mistakes.")
     table = Table(title="Worst mistakes (most confident first)", title_justify="left")
-    for column in ("line", "text", "true", "predicted (score)"):
-        table.add_column(column, justify="right" if column == "line" else "left")
+    table.add_column("line", justify="right")
+    table.add_column("text", max_width=_TEXT_CELLS)
+    table.add_column("true")
+    table.add_column("predicted (score)")
     for mistake in result.mistakes:
         predicted = (
             f"error: {mistake.error}"
@@ -129,14 +134,14 @@ def per_text_table(report: EvaluationReport, result: ConfigurationResult) -> Tab
     """Predicted against expected for every text, misses marked."""
     table = Table(title=f"Each text: {result.name}", title_justify="left")
     table.add_column("")
-    table.add_column("text")
-    table.add_column("expected")
-    table.add_column("predicted (score)")
+    table.add_column("text", max_width=_TEXT_CELLS)
+    table.add_column("expected", no_wrap=True)
+    table.add_column("predicted (score)", no_wrap=True)
     for outcome in report.outcomes(result):
         mark = Text(HIT_MARK, style="green") if outcome.right else Text(MISS_MARK, style="bold red")
         table.add_row(
             mark,
-            _short(outcome.example.text, 52),
+            _short(outcome.example.text),
             ", ".join(outcome.example.true_labels) or "(none)",
             outcome.describe_prediction(),
         )
