@@ -97,3 +97,43 @@ def test_batch_submit_of_a_txt_file_names_file_and_offers_name(
     error = capsys.readouterr().err
     assert error.startswith("zstc: error: FILE's name: 'texts.txt' must end with .jsonl")
     assert "choose the object name with --name" in error
+
+
+PROSE = (
+    "zstc: error: --labels: 60 labels, more than the limit of 50 (Zstc-Batch output "
+    "MaxCandidateLabels); see s3://zstc-data-bucket-0123456789/output/zstc-input-very-long-"
+    "name-3f9a0c1d2b4e5f60/part-00001.jsonl.out for the rest\n    indented detail line that "
+    "is long enough to be folded at the edge of an eighty-column terminal window"
+)
+
+
+def test_prose_is_folded_at_word_boundaries_in_a_terminal() -> None:
+    """Defect: at 80 columns, messages wrapped in the middle of words."""
+    from zstc.cli_context import wrap_prose
+
+    folded = wrap_prose(PROSE, width=80)
+    lines = folded.splitlines()
+    assert len(lines) > 2
+    # Nothing lost or split: the same words in the same order.
+    assert folded.split() == PROSE.split()
+    for line in lines:
+        assert len(line) <= 80 or " " not in line.strip()  # only a lone long word may overflow
+    assert wrap_prose(PROSE, width=None) == PROSE  # piped: untouched
+
+
+def test_messages_are_folded_only_in_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from zstc import cli_context
+
+    cli_context.info(PROSE)
+    assert capsys.readouterr().err == PROSE + "\n"
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(
+        "shutil.get_terminal_size", lambda *args, **kwargs: __import__("os").terminal_size((80, 24))
+    )
+    cli_context.info(PROSE)
+    err = capsys.readouterr().err
+    assert err != PROSE + "\n" and err.split() == PROSE.split()

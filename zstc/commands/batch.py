@@ -301,16 +301,16 @@ def submit(
             }
         )
     elif not options.json_output:
-        click.echo(
+        say(
             f"uploaded {submission.line_count} lines to {submission.input_uri} "
             f"(SSE-KMS, key {data.kms_key_arn})"
         )
         if submission.job_name is None:
-            click.echo(UNKNOWN_JOB_NAME)
+            say(UNKNOWN_JOB_NAME)
         else:
-            click.echo(f"transform job: {submission.job_name}")
+            say(f"transform job: {submission.job_name}")
             if not wait:
-                click.echo(f"follow it with: zstc batch status {submission.job_name} --watch")
+                say(f"follow it with: zstc batch status {submission.job_name} --watch")
     if not wait:
         return EXIT_OK
     if submission.job_name is None:
@@ -362,9 +362,9 @@ def _wait_and_download(
     if options.json_output:
         _echo_json(document)
     else:
-        click.echo(format_status(status, now=dt.datetime.now(dt.UTC)))
+        say(format_status(status, now=dt.datetime.now(dt.UTC)))
         if summary is not None:
-            click.echo(summary.describe())
+            say(summary.describe())
     return _job_state_exit(status.state)
 
 
@@ -434,7 +434,7 @@ def status(job: str | None, watch: bool, interval: float) -> int:
         if options.json_output:
             _echo_json(final.as_dict(now=now))
         else:
-            click.echo(format_status(final, now=now))
+            say(format_status(final, now=now))
     return _job_state_exit(final.state)
 
 
@@ -483,5 +483,5 @@ def results(job: str, output_file: Path, fail_on_errors: bool) -> int:
     if options.json_output:
         _echo_json(summary.as_dict())
     else:
-        click.echo(summary.describe())
+        say(summary.describe())
     return EXIT_OK if summary.errors == 0 or not fail_on_errors else EXIT_FAILURE
