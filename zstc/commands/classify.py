@@ -170,7 +170,10 @@ def command(
     responses: list[Any] = []
     from rich.progress import Progress
 
-    with Progress(console=stderr_console(), disable=not progress_enabled()) as progress:
+    # Transient: once done (or failed) the bar leaves no stale line above the table or error.
+    with Progress(
+        console=stderr_console(), disable=not progress_enabled(), transient=True
+    ) as progress:
         task = progress.add_task("classifying", total=len(texts))
         for start in range(0, len(texts), batch_size):
             batch = texts[start : start + batch_size]
