@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import pytest
 from rich.cells import cell_len
@@ -52,9 +51,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> EvaluationReport:
 @pytest.mark.parametrize("width", [80, 1000])
 def test_rows_are_one_line_and_fit(report: EvaluationReport, width: int) -> None:
     shown = io.StringIO()
-    print_report(
-        report, console=Console(file=shown, width=width, color_system=None), per_text=True
-    )
+    print_report(report, console=Console(file=shown, width=width, color_system=None), per_text=True)
     lines = shown.getvalue().splitlines()
     assert all(cell_len(line) <= width for line in lines)
     per_text = lines[next(i for i, line in enumerate(lines) if line.startswith("Each text")) :]
