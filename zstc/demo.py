@@ -460,7 +460,9 @@ def run_demo(
     _say("\nNext, try:")
     zstc, path_hint = zstc_command()
     for command, purpose in NEXT_COMMANDS:
-        _say(f"    {command.format(zstc=zstc)}\n        {purpose.format(zstc=zstc)}")
+        # Never folded: a command copied from the terminal must run as it is.
+        print(f"    {command.format(zstc=zstc)}", flush=True)
+        _say(f"        {purpose.format(zstc=zstc)}")
     if path_hint is not None:
         _say(f"    {path_hint}")
     outcome = "finished" if not failed else f"finished with failed step(s): {', '.join(failed)}"
