@@ -52,11 +52,10 @@ class Settings:
     def client(self, service: str) -> Any:
         """A boto3 client; a missing region or missing credentials are bad input (exit 2)."""
         session = self.session()
-        # An empty AWS_REGION counts as none; botocore would build an invalid endpoint URL.
+        # An empty region counts as none; botocore would build an invalid endpoint URL. botocore
+        # reads AWS_DEFAULT_REGION, not AWS_REGION (botocore/configprovider.py, "region").
         if not session.region_name:
-            raise CliError(
-                "no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION", exit_code=2
-            )
+            raise CliError("no AWS region: pass --region or set AWS_DEFAULT_REGION", exit_code=2)
         if session.get_credentials() is None:
             raise CliError(f"no AWS credentials found: {CREDENTIALS_HINT}", exit_code=2)
         return session.client(service)

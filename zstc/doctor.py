@@ -122,7 +122,10 @@ def check_region(region: str | None, *, regions: dict[str, str] | None = None) -
     """The region must be one botocore knows; a typo is named with the nearest real region."""
     import difflib
 
-    fix_missing = "pass --region, set AWS_REGION, or run `aws configure set region eu-west-1`"
+    # botocore reads AWS_DEFAULT_REGION, not AWS_REGION (botocore/configprovider.py).
+    fix_missing = (
+        "pass --region, set AWS_DEFAULT_REGION, or run `aws configure set region eu-west-1`"
+    )
     if not region:
         return Check(
             name="region", outcome="fail", detail="no AWS region configured", fix=fix_missing
@@ -136,7 +139,7 @@ def check_region(region: str | None, *, regions: dict[str, str] | None = None) -
             name="region",
             outcome="fail",
             detail=f"{region!r} is not an AWS region; did you mean {nearest[0]}?",
-            fix=f"pass --region {nearest[0]}, or correct AWS_REGION / your AWS config",
+            fix=f"pass --region {nearest[0]}, or correct AWS_DEFAULT_REGION / your AWS config",
         )
     if any(pattern.fullmatch(region) for pattern in _partition_patterns()):
         import botocore
