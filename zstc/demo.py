@@ -357,6 +357,18 @@ def evaluate_on_labelled_sample(
 # -- the demo ---------------------------------------------------------------------------------
 
 
+def print_next_commands() -> None:
+    """What to try next, with the zstc of this environment; commands are never folded, so one
+    copied from the terminal runs as it is."""
+    _say("\nNext, try:")
+    zstc, path_hint = zstc_command()
+    for command, purpose in NEXT_COMMANDS:
+        print(f"    {command.format(zstc=zstc)}", flush=True)
+        _say(f"        {purpose.format(zstc=zstc)}")
+    if path_hint is not None:
+        _say(f"    {path_hint}")
+
+
 @dataclass(frozen=True, kw_only=True)
 class DemoResult:
     stacks: list[SynthesizedStack]
@@ -457,14 +469,7 @@ def run_demo(
     _say(f"    eval report:        {report.html}")
     _say(f"                        {report.confusion_png}")
     _say(f"                        {report.comparison_png}")
-    _say("\nNext, try:")
-    zstc, path_hint = zstc_command()
-    for command, purpose in NEXT_COMMANDS:
-        # Never folded: a command copied from the terminal must run as it is.
-        print(f"    {command.format(zstc=zstc)}", flush=True)
-        _say(f"        {purpose.format(zstc=zstc)}")
-    if path_hint is not None:
-        _say(f"    {path_hint}")
+    print_next_commands()
     outcome = "finished" if not failed else f"finished with failed step(s): {', '.join(failed)}"
     _say(f"\nDemo {outcome} in {time.monotonic() - started:.1f}s")
     return DemoResult(

@@ -112,6 +112,23 @@ def test_next_commands_use_a_zstc_that_runs_as_shown(tmp_path: Path) -> None:
     assert done.returncode == 0 and done.stdout.startswith("zstc "), done.stderr
 
 
+def test_next_commands_are_whole_lines_in_a_narrow_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+    import sys
+
+    from zstc import demo
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr("shutil.get_terminal_size", lambda *a, **k: os.terminal_size((40, 24)))
+    monkeypatch.setattr(demo, "zstc_command", lambda: ("zstc", None))
+    demo.print_next_commands()
+    lines = capsys.readouterr().out.splitlines()
+    for command, _ in demo.NEXT_COMMANDS:
+        assert f"    {command.format(zstc='zstc')}" in lines
+
+
 def test_a_missing_cdk_cli_is_named(tmp_path: Path) -> None:
     from zstc.demo import synthesize
 
