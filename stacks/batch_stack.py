@@ -208,6 +208,13 @@ class BatchStack(cdk.Stack):
         )
         cdk.CfnOutput(
             self,
+            "MaxPayloadInMB",
+            value=str(config.batch_payload_mb),
+            description="MaxPayloadInMB of the transform jobs: no line may be larger; "
+            "`zstc batch submit` checks files against it before uploading",
+        )
+        cdk.CfnOutput(
+            self,
             "NotificationTopicArn",
             value=self.topic.topic_arn,
             description="SNS topic told when a transform job completes, fails or stops",

@@ -1,4 +1,5 @@
-"""The inference code and the trigger's job naming, as the installed client finds them.
+"""The inference code, the trigger's job naming and the app's configuration rules, as the
+installed client finds them.
 
 Both live beside the infrastructure that ships them (inference_code/ goes into model.tar.gz,
 lambda/transform_trigger/ into the trigger Lambda). The client uses the same single copy:
@@ -31,6 +32,8 @@ _LOCATIONS = {
         _PACKAGE_DIR / "transform_trigger",
         _CHECKOUT_DIR / "lambda" / "transform_trigger",
     ),
+    # The app's configuration rules (stdlib only); the client never imports the CDK stacks.
+    "stacks": (_PACKAGE_DIR / "stacks", _CHECKOUT_DIR / "stacks"),
 }
 
 
@@ -78,6 +81,11 @@ def inference_module(name: str) -> ModuleType:
 def job_names() -> ModuleType:
     """lambda/transform_trigger/job_names.py: the trigger's own transform job naming."""
     return _load("transform_trigger", "job_names.py")
+
+
+def app_config() -> ModuleType:
+    """stacks/config.py: the app's configuration keys, defaults and validation."""
+    return _load("stacks", "config.py")
 
 
 def request_contract() -> ModuleType:

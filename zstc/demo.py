@@ -1,8 +1,9 @@
 """`make demo`: zstc end to end on this machine, offline, with a real model.
 
-1. synthesizes the CDK stacks (the real app, no AWS credentials) into demo-output/cdk.out;
-2. lays out the model like an unpacked model.tar.gz under demo-output/model/ (default: the
-   bundled all-MiniLM-L6-v2, embedding mode; --model takes a directory or a hub id);
+1. lays out the model like an unpacked model.tar.gz under demo-output/model/ (default: the
+   bundled all-MiniLM-L6-v2, embedding mode; --model, or MODEL= with make, takes a directory or
+   a hub id): first, so a model that cannot be had (a hub id offline) stops the demo at once;
+2. synthesizes the CDK stacks (the real app, no AWS credentials) into demo-output/cdk.out;
 3. starts the local endpoint (the container's real model server);
 4. classifies the bundled New Year's resolutions, one text at a time and as a JSON Lines batch
    with batch-transform semantics;
@@ -18,6 +19,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -50,26 +53,55 @@ DEMO_TEMPLATES = (
     "This text is about {}.",
     "The goal of this New Year's resolution is {}.",
 )
+# {zstc} is the zstc command of this environment, as it can be typed here (zstc_command()).
 NEXT_COMMANDS = (
-    ("zstc eval", "the labelled sample, in-process, with the bundled model"),
+    ("{zstc} eval", "the labelled sample, in-process, with the bundled model"),
     (
-        "zstc eval MY.jsonl --template 'This text is about {}.' --template 'Topic: {}.' "
+        "{zstc} eval MY.jsonl --template 'This text is about {{}}.' --template 'Topic: {{}}.' "
         "--report eval-report",
         "your own labelled texts; compare templates",
     ),
-    ("zstc eval MY.jsonl --wording plain.json", "compare label wordings"),
-    ("zstc eval MY.jsonl --model DIR --model DIR2", "compare models"),
-    ("zstc local serve", "serve the model locally; then `zstc eval --local URL`"),
-    ("make deploy && zstc eval --endpoint", "the same measurement on the deployed endpoint"),
+    ("{zstc} eval MY.jsonl --wording plain.json", "compare label wordings"),
+    ("{zstc} eval MY.jsonl --model DIR --model DIR2", "compare models"),
+    ("{zstc} local serve", "serve the model locally; then `{zstc} eval --local URL`"),
+    ("make deploy && {zstc} eval --endpoint", "the same measurement on the deployed endpoint"),
     (
-        "zstc batch results JOB -o out.jsonl && zstc eval MY.jsonl --results out.jsonl",
+        "{zstc} batch results JOB -o out.jsonl && {zstc} eval MY.jsonl --results out.jsonl",
         "score a finished batch job, no model needed",
     ),
 )
 
 
 def _say(message: str) -> None:
-    print(message, flush=True)
+    from zstc.cli.context import wrap_prose
+
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    print(wrap_prose(message, width=width), flush=True)
+
+
+def zstc_command(*, cwd: Path | None = None, path: str | None = None) -> tuple[str, str | None]:
+    """The zstc command of this Python environment as it can be typed in `cwd`, and, where plain
+    `zstc` would not run it, how to put it on PATH.
+
+    `make demo` runs .venv/bin/python; its zstc is .venv/bin/zstc, which is on PATH only in an
+    activated venv. A bare `zstc` that finds another installation would run other code.
+    """
+    script = Path(sys.executable).parent / "zstc"
+    found = shutil.which("zstc", path=path)
+    if found is not None and Path(found).resolve() == script.resolve():
+        return "zstc", None
+    here = (cwd or Path.cwd()).resolve()
+    try:
+        shown = os.path.join(".", str(script.relative_to(here)))
+    except ValueError:
+        shown = str(script)
+    activate = script.parent / "activate"
+    hint = (
+        f"(or put zstc on PATH for this shell: source {os.path.relpath(activate, here)})"
+        if activate.is_file()
+        else f"(or add {script.parent} to PATH)"
+    )
+    return shlex.quote(shown), hint
 
 
 @contextmanager
@@ -167,6 +199,22 @@ def model_dir_name(model: str | None) -> str:
     return model.replace("/", "--")
 
 
+def hub_failure_message(model: str, error: Exception) -> str:
+    """Why a hub model cannot be had, and what to do in the demo's own terms (MODEL=)."""
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    cause = error.__cause__
+    if isinstance(cause, LocalEntryNotFoundError):
+        why = "it is not in the local Hugging Face cache, and the hub cannot be reached"
+    else:
+        why = str(error)
+    return (
+        f"MODEL={model} (--model): cannot get it from the Hugging Face hub: {why}. Offline, "
+        "run `make demo` without MODEL= (the bundled all-MiniLM-L6-v2), or set MODEL= to a "
+        "local model directory"
+    )
+
+
 def lay_out_model(*, model: str | None, revision: str | None, models_dir: Path) -> tuple[Path, str]:
     """Lays out the model like the unpacked model.tar.gz; returns (model dir, description).
 
@@ -193,7 +241,11 @@ def lay_out_model(*, model: str | None, revision: str | None, models_dir: Path) 
         return prepare_model_dir(
             target, hub_model_id=model, hub_revision=revision
         ), f"{model}@{revision} (Hugging Face hub)"
-    except (ModelArtifactError, HubDownloadError) as error:
+    except HubDownloadError as error:
+        if model is not None and _is_hub_id(model):
+            raise CliError(hub_failure_message(model, error), exit_code=2) from error
+        raise CliError(f"--model: {error}", exit_code=2) from error
+    except ModelArtifactError as error:
         raise CliError(f"--model: {error}", exit_code=2) from error
 
 
@@ -209,8 +261,13 @@ def classify_one_by_one(
     shown: int = SHOWN_ONE_AT_A_TIME,
 ) -> list[dict[str, Any]]:
     """One real-time request per text, the first `shown` printed as tables; returns them all."""
-    from zstc.cli.result_table import format_table
+    from rich.padding import Padding
+
+    from zstc.cli.context import stdout_console
+    from zstc.cli.result_table import response_table
     from zstc.endpoint_client import build_request, classify
+
+    console = stdout_console()
 
     responses = []
     for record in records:
@@ -223,7 +280,7 @@ def classify_one_by_one(
             continue
         best = {**response, "labels": response["labels"][:top], "scores": response["scores"][:top]}
         _say(f"\n[{record.get('id')}] {record['inputs']}")
-        _say("    " + format_table(best, bar_width=20).replace("\n", "\n    "))
+        console.print(Padding(response_table(best, bar_width=20), (0, 0, 0, 4), expand=False))
     if len(responses) > shown:
         _say(f"\n    ... and {len(responses) - shown} more, all saved (see Files below)")
     return responses
@@ -271,8 +328,7 @@ def evaluate_on_labelled_sample(
 ) -> tuple[EvaluationReport, ReportFiles]:
     """`zstc eval --local URL` over the labelled sample with the demo's templates; prints the
     default template's accuracy and every text, then the comparison, and writes the report."""
-    from rich.console import Console
-
+    from zstc.cli.context import stdout_console
     from zstc.evaluation.classifiers import LocalEndpointClassifier
     from zstc.evaluation.labelled_sample import read_labelled_sample
     from zstc.evaluation.report_files import write_report
@@ -293,7 +349,7 @@ def evaluate_on_labelled_sample(
     metrics = default.metrics
     assert isinstance(metrics, SingleLabelMetrics)  # the bundled sample is single-label
     right = round(metrics.accuracy * metrics.examples)
-    console = Console()
+    console = stdout_console()
     _say(
         f"    accuracy with the default template {DEMO_TEMPLATES[0]!r}: {metrics.accuracy:.3f} "
         f"({right} of {metrics.examples} right; chance is 1 in {len(labelled.labels)}), "
@@ -308,6 +364,18 @@ def evaluate_on_labelled_sample(
 
 
 # -- the demo ---------------------------------------------------------------------------------
+
+
+def print_next_commands() -> None:
+    """What to try next, with the zstc of this environment; commands are never folded, so one
+    copied from the terminal runs as it is."""
+    _say("\nNext, try:")
+    zstc, path_hint = zstc_command()
+    for command, purpose in NEXT_COMMANDS:
+        print(f"    {command.format(zstc=zstc)}", flush=True)
+        _say(f"        {purpose.format(zstc=zstc)}")
+    if path_hint is not None:
+        _say(f"    {path_hint}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -343,9 +411,16 @@ def run_demo(
     stacks: list[SynthesizedStack] = []
     output_dir = output_dir.resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
+    # The model first: a model that cannot be had stops the demo before synth spends its time.
+    with step("1/6 laying out the model like an unpacked model.tar.gz"):
+        model_dir, description = lay_out_model(
+            model=model, revision=revision, models_dir=output_dir / "model"
+        )
+        _say(f"    model: {description}\n    dir:   {model_dir}")
+
     if synth:
         try:
-            with step("1/6 synthesizing the CDK stacks (real app, no AWS credentials)"):
+            with step("2/6 synthesizing the CDK stacks (real app, no AWS credentials)"):
                 stacks = synthesize(cdk_out=output_dir / "cdk.out")
                 for stack in stacks:
                     _say(f"    {stack.name:<20} {stack.template}")
@@ -355,13 +430,7 @@ def run_demo(
             _say(f"    synth failed: {error}")
             failed.append("synth")
     else:
-        _say("\n==> 1/6 synthesizing the CDK stacks: skipped (--skip-synth)")
-
-    with step("2/6 laying out the model like an unpacked model.tar.gz"):
-        model_dir, description = lay_out_model(
-            model=model, revision=revision, models_dir=output_dir / "model"
-        )
-        _say(f"    model: {description}\n    dir:   {model_dir}")
+        _say("\n==> 2/6 synthesizing the CDK stacks: skipped (--skip-synth)")
 
     records = load_sample(sample)
     endpoint = LocalEndpoint(model_dir, port=port or find_free_port(), log_dir=output_dir / "logs")
@@ -416,9 +485,7 @@ def run_demo(
     _say(f"    eval report:        {report.html}")
     _say(f"                        {report.confusion_png}")
     _say(f"                        {report.comparison_png}")
-    _say("\nNext, try:")
-    for command, purpose in NEXT_COMMANDS:
-        _say(f"    {command}\n        {purpose}")
+    print_next_commands()
     outcome = "finished" if not failed else f"finished with failed step(s): {', '.join(failed)}"
     _say(f"\nDemo {outcome} in {time.monotonic() - started:.1f}s")
     return DemoResult(

@@ -19,10 +19,10 @@ Outcome = Literal["ok", "warn", "fail"]
 REQUIRED_JAVA = 17
 # The CDK bootstrap stack's default name (`cdk bootstrap`, aws-cdk's DEFAULT_TOOLKIT_STACK_NAME).
 CDK_TOOLKIT_STACK = "CDKToolkit"
-# Lambda keeps at least 10 executions unreserved: a reservation that would leave fewer is refused
-# (Lambda developer guide, "Configuring reserved concurrency").
-LAMBDA_MIN_UNRESERVED = 10
-TRIGGER_RESERVED_CONCURRENCY = 2
+# The trigger reserves no concurrency: its SQS event source's MaximumConcurrency bounds it, and it
+# runs in the account's unreserved pool (stacks/batch_stack.py, TRIGGER_CONCURRENCY). Lambda keeps
+# at least 10 executions unreserved in every account (Lambda developer guide, "Configuring
+# reserved concurrency"), so the pool is never empty; the check reports what there is.
 STACK_OUTPUTS = {
     "-Data": ("BucketName", "KmsKeyArn"),
     "-Endpoint": ("EndpointName",),
@@ -95,15 +95,68 @@ def check_ports(ports: Iterable[int], *, is_free: Callable[[int], bool]) -> Chec
     return Check(name="ports", outcome="ok", detail="free: " + ", ".join(map(str, ports)))
 
 
-def check_region(region: str | None) -> Check:
+def known_regions() -> dict[str, str]:
+    """Region name -> partition, from botocore's own endpoint data (endpoints.json partitions)."""
+    import botocore.session
+
+    endpoints = botocore.session.get_session().get_data("endpoints")
+    return {
+        region: partition["partition"]
+        for partition in endpoints["partitions"]
+        for region in partition.get("regions", {})
+    }
+
+
+def _partition_patterns() -> list[re.Pattern[str]]:
+    import botocore.session
+
+    endpoints = botocore.session.get_session().get_data("endpoints")
+    return [
+        re.compile(partition["regionRegex"])
+        for partition in endpoints["partitions"]
+        if partition.get("regionRegex")
+    ]
+
+
+def check_region(region: str | None, *, regions: dict[str, str] | None = None) -> Check:
+    """The region must be one botocore knows; a typo is named with the nearest real region."""
+    import difflib
+
+    # botocore reads AWS_DEFAULT_REGION, not AWS_REGION (botocore/configprovider.py).
+    fix_missing = (
+        "pass --region, set AWS_DEFAULT_REGION, or run `aws configure set region eu-west-1`"
+    )
     if not region:
+        return Check(
+            name="region", outcome="fail", detail="no AWS region configured", fix=fix_missing
+        )
+    regions = known_regions() if regions is None else regions
+    if region in regions:
+        return Check(name="region", outcome="ok", detail=region)
+    nearest = difflib.get_close_matches(region, list(regions), n=1, cutoff=0.75)
+    if nearest:
         return Check(
             name="region",
             outcome="fail",
-            detail="no AWS region configured",
-            fix="pass --region, set AWS_REGION, or run `aws configure set region eu-west-1`",
+            detail=f"{region!r} is not an AWS region; did you mean {nearest[0]}?",
+            fix=f"pass --region {nearest[0]}, or correct AWS_DEFAULT_REGION / your AWS config",
         )
-    return Check(name="region", outcome="ok", detail=region)
+    if any(pattern.fullmatch(region) for pattern in _partition_patterns()):
+        import botocore
+
+        # Shaped like a region, but newer than this botocore's list.
+        return Check(
+            name="region",
+            outcome="warn",
+            detail=f"{region!r} is not in botocore {botocore.__version__}'s region list",
+            fix="if the region is new, upgrade boto3/botocore; otherwise correct --region",
+        )
+    return Check(
+        name="region",
+        outcome="fail",
+        detail=f"{region!r} is not an AWS region (such as eu-west-1)",
+        fix=fix_missing,
+    )
 
 
 def check_credentials(sts: Any) -> tuple[Check, str | None]:
@@ -246,31 +299,20 @@ def check_instance_quotas(
     return checks
 
 
-def check_lambda_concurrency(lambda_client: Any, *, trigger_deployed: bool) -> Check:
+def check_lambda_concurrency(lambda_client: Any) -> Check:
+    """What the account offers the trigger, which reserves nothing and runs in the unreserved
+    pool (that pool is never below Lambda's minimum of 10 executions)."""
     try:
         limit = lambda_client.get_account_settings()["AccountLimit"]
     except (ClientError, BotoCoreError) as error:
         return Check(name="lambda concurrency", outcome="warn", detail=_aws_message(error))
     unreserved = int(limit.get("UnreservedConcurrentExecutions", 0))
     total = int(limit.get("ConcurrentExecutions", 0))
-    needed = 0 if trigger_deployed else TRIGGER_RESERVED_CONCURRENCY
-    if unreserved - needed < LAMBDA_MIN_UNRESERVED:
-        return Check(
-            name="lambda concurrency",
-            outcome="fail",
-            detail=(
-                f"account limit {total}, {unreserved} unreserved; the trigger reserves "
-                f"{TRIGGER_RESERVED_CONCURRENCY} and Lambda keeps {LAMBDA_MIN_UNRESERVED} "
-                "unreserved"
-            ),
-            fix=(
-                "request a higher 'Concurrent executions' quota: aws service-quotas "
-                "request-service-quota-increase --service-code lambda --quota-code L-B99A9384 "
-                "--desired-value 1000"
-            ),
-        )
     return Check(
         name="lambda concurrency",
         outcome="ok",
-        detail=f"account limit {total}, {unreserved} unreserved",
+        detail=(
+            f"account limit {total}, {unreserved} unreserved; the trigger reserves none "
+            "(it runs in the unreserved pool)"
+        ),
     )

@@ -7,7 +7,6 @@ ZSTC_STACK_PREFIX environment variable, then the project's cdk.json, then the de
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,28 +18,33 @@ from zstc.cli_errors import CliError
 
 DEFAULT_STACK_PREFIX = "Zstc"
 STACK_PREFIX_ENV = "ZSTC_STACK_PREFIX"
-# The CLI ships inside the CDK project (editable install), so its cdk.json sits one level up.
-PROJECT_CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+
+
+# The project's cdk.json: the nearest one from the working directory upward, for every kind of
+# install (zstc/project_config.py); None where there is none.
+def _project_cdk_json() -> Path | None:
+    from zstc.project_config import find_cdk_json
+
+    return find_cdk_json()
+
 
 DATA_STACK_SUFFIX = "-Data"
 ENDPOINT_STACK_SUFFIX = "-Endpoint"
 BATCH_STACK_SUFFIX = "-Batch"
 
 
-def read_cdk_context(*, cdk_json: Path = PROJECT_CDK_JSON) -> dict[str, Any]:
-    """The "context" object of cdk.json, or {} when the file is absent."""
-    if not cdk_json.is_file():
+def read_cdk_context(*, cdk_json: Path | None = None) -> dict[str, Any]:
+    """The "context" object of cdk.json (default: the project's), or {} when there is none."""
+    from zstc.project_config import read_context
+
+    cdk_json = cdk_json if cdk_json is not None else _project_cdk_json()
+    if cdk_json is None or not cdk_json.is_file():
         return {}
-    try:
-        document = json.loads(cdk_json.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise CliError(f"{cdk_json}: cannot read the CDK context ({error})") from error
-    context = document.get("context", {}) if isinstance(document, dict) else {}
-    return context if isinstance(context, dict) else {}
+    return read_context(cdk_json)
 
 
 def resolve_stack_prefix(
-    *, flag: str | None, environ: dict[str, str] | None = None, cdk_json: Path = PROJECT_CDK_JSON
+    *, flag: str | None, environ: dict[str, str] | None = None, cdk_json: Path | None = None
 ) -> str:
     """The stack prefix: the flag wins, then $ZSTC_STACK_PREFIX, then cdk.json, then "Zstc"."""
     if flag:

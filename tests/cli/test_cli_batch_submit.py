@@ -243,7 +243,7 @@ def test_a_file_the_trigger_would_ignore_is_refused(
 ) -> None:
     source = _write(tmp_path / "data.txt", _records(1))
     assert main(["batch", "submit", str(source), *deployed.cli_args()]) == 2
-    assert "--name: 'data.txt' must end with .jsonl" in capsys.readouterr().err
+    assert "FILE's name: 'data.txt' must end with .jsonl" in capsys.readouterr().err
     assert _keys(deployed) == []
 
 

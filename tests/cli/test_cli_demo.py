@@ -67,18 +67,66 @@ def test_default_model_is_laid_out_like_an_unpacked_model_tar_gz(tmp_path: Path)
         assert (model_dir / name).is_file(), name
 
 
-def test_hub_model_without_hub_access_stops_the_demo_with_a_clear_message(
+def test_hub_model_without_hub_access_stops_the_demo_before_synth_naming_model(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(
-        ["--model", "facebook/bart-large-mnli", "--skip-synth", "--output-dir", str(tmp_path)]
-    )
-    err = capsys.readouterr().err
+    """Defect: `make demo MODEL=facebook/bart-large-mnli` offline spent its synth time first,
+    then suggested a CDK setting (model_weights) instead of MODEL=."""
+    code = main(["--model", "facebook/bart-large-mnli", "--output-dir", str(tmp_path)])
+    captured = capsys.readouterr()
     assert code == 2
-    assert err.startswith("demo: error: --model: hub_model_id 'facebook/bart-large-mnli'")
-    assert "HF_HUB_OFFLINE" in err
-    # It failed before starting a server.
-    assert not (tmp_path / "logs").exists()
+    assert captured.err.startswith(
+        "demo: error: MODEL=facebook/bart-large-mnli (--model): cannot get it from the Hugging "
+        "Face hub"
+    )
+    assert "run `make demo` without MODEL=" in captured.err
+    assert "model_weights" not in captured.err
+    # It failed before synth and before starting a server.
+    assert "synthesizing" not in captured.out
+    assert not (tmp_path / "cdk.out").exists() and not (tmp_path / "logs").exists()
+
+
+def test_next_commands_use_a_zstc_that_runs_as_shown(tmp_path: Path) -> None:
+    """Defect: "Next, try: zstc eval" failed with command not found: only .venv/bin/zstc
+    existed. The command shown is the one of this environment, as it can be typed here."""
+    import os
+    import subprocess
+    import sys
+
+    from cli_test_support import REPO_ROOT
+
+    from zstc.demo import zstc_command
+
+    bin_dir = Path(sys.executable).parent
+    assert zstc_command(cwd=REPO_ROOT, path=str(bin_dir)) == ("zstc", None)
+    not_on_path = str(tmp_path)
+    shown, hint = zstc_command(cwd=REPO_ROOT, path=not_on_path)
+    assert shown != "zstc" and hint is not None
+    if (bin_dir / "activate").is_file():
+        assert "source " in hint
+    # Typed in a shell where zstc is not on PATH, the shown command runs.
+    done = subprocess.run(
+        f"{shown} --version", shell=True, cwd=REPO_ROOT, capture_output=True, text=True,
+        env={**os.environ, "PATH": f"{not_on_path}{os.pathsep}/usr/bin:/bin"}, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout.startswith("zstc "), done.stderr
+
+
+def test_next_commands_are_whole_lines_in_a_narrow_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+    import sys
+
+    from zstc import demo
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr("shutil.get_terminal_size", lambda *a, **k: os.terminal_size((40, 24)))
+    monkeypatch.setattr(demo, "zstc_command", lambda: ("zstc", None))
+    demo.print_next_commands()
+    lines = capsys.readouterr().out.splitlines()
+    for command, _ in demo.NEXT_COMMANDS:
+        assert f"    {command.format(zstc='zstc')}" in lines
 
 
 def test_a_missing_cdk_cli_is_named(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from cli_test_support import REGION, DeployedZstc
+from cli_test_support import REGION, REPO_ROOT, DeployedZstc
 
 import zstc.cli.context
 from zstc import doctor
@@ -109,24 +109,93 @@ def test_instance_quota_below_the_configuration_fails_with_the_increase_request(
     assert unknown.outcome == "warn"
 
 
-@pytest.mark.parametrize(
-    ("unreserved", "deployed_trigger", "outcome"),
-    [(10, False, "fail"), (12, False, "ok"), (10, True, "ok"), (9, True, "fail")],
-)
-def test_lambda_concurrency_leaves_room_for_the_trigger(
-    unreserved: int, deployed_trigger: bool, outcome: str
-) -> None:
+def test_lambda_concurrency_reserves_nothing_for_the_trigger() -> None:
+    """Defect: the check failed accounts with "the trigger reserves 2", though the trigger's
+    bound is its SQS event source's MaximumConcurrency, which reserves nothing."""
     client = boto3.client("lambda", region_name=REGION)
     with Stubber(client) as stubber:
+        # A new account: limit 10, all of it unreserved (Lambda's floor).
         stubber.add_response(
             "get_account_settings",
-            {"AccountLimit": {"ConcurrentExecutions": 10 + unreserved,
-                              "UnreservedConcurrentExecutions": unreserved}},
-        )  # fmt: skip
-        check = doctor.check_lambda_concurrency(client, trigger_deployed=deployed_trigger)
-    assert check.outcome == outcome
-    if outcome == "fail":
-        assert "L-B99A9384" in check.fix
+            {"AccountLimit": {"ConcurrentExecutions": 10, "UnreservedConcurrentExecutions": 10}},
+        )
+        check = doctor.check_lambda_concurrency(client)
+    assert check.outcome == "ok"
+    assert "reserves 2" not in check.detail
+    assert "the trigger reserves none" in check.detail
+
+
+def test_the_trigger_reserves_no_concurrency_in_the_stack() -> None:
+    """What the doctor says matches the stack: no ReservedConcurrentExecutions on the trigger."""
+    source = (REPO_ROOT / "stacks" / "batch_stack.py").read_text(encoding="utf-8")
+    assert "reserved_concurrent_executions" not in source
+    assert "max_concurrency=TRIGGER_CONCURRENCY" in source
+
+
+@pytest.mark.parametrize(
+    ("region", "nearest"),
+    [("us-eastt-1", "us-east-1"), ("eu-wset-1", "eu-west-1"), ("ap-southeast-22", None)],
+)
+def test_region_typos_are_named_with_the_nearest_region(region: str, nearest: str | None) -> None:
+    check = doctor.check_region(region)
+    assert check.outcome == "fail"
+    assert repr(region) in check.detail and "is not an AWS region" in check.detail
+    if nearest is not None:
+        assert f"did you mean {nearest}?" in check.detail
+        assert f"--region {nearest}" in check.fix
+
+
+def test_regions_come_from_botocores_partitions() -> None:
+    regions = doctor.known_regions()
+    assert regions["eu-west-1"] == "aws"
+    assert regions["cn-north-1"] == "aws-cn"
+    assert regions["us-gov-west-1"] == "aws-us-gov"
+    for region in ("us-east-1", "cn-north-1", "us-gov-west-1"):
+        assert doctor.check_region(region).outcome == "ok"
+
+
+def test_region_shaped_but_unknown_to_this_botocore_is_a_warning() -> None:
+    check = doctor.check_region("mx-north-3", regions={"eu-west-1": "aws"})
+    assert check.outcome == "warn" and "upgrade boto3" in check.fix
+
+
+def test_a_mistyped_region_stops_the_doctor_before_blaming_credentials(
+    aws_credentials: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(doctor, "java_version", lambda: 17)
+    assert main(["doctor", "--port", "1", "--region", "us-eastt-1", "--output", "json"]) == 1
+    checks = {item["check"]: item for item in json.loads(capsys.readouterr().out)}
+    detail = checks["region"]["detail"]
+    assert detail == "'us-eastt-1' is not an AWS region; did you mean us-east-1?"
+    assert "credentials" not in checks
+
+
+def test_piped_doctor_lines_end_with_their_text(
+    aws_credentials: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defect: piped, every line was padded with spaces to the widest row (200 characters)."""
+    monkeypatch.setattr(doctor, "java_version", lambda: 17)
+    main(["doctor", "--port", "1", "--region", "us-eastt-1"])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) >= 4
+    assert all(line == line.rstrip() for line in lines)
+    assert any(line.startswith("ok    java") for line in lines)
+
+
+def test_fixes_with_brackets_survive_the_table(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defect: rich read "[local]" in a fix as markup and printed pip install "zstc"."""
+    monkeypatch.setattr(doctor, "java_version", lambda: 17)
+    monkeypatch.setattr(
+        doctor,
+        "check_java",
+        lambda version: doctor.Check(
+            name="java", outcome="warn", detail="x", fix="pip install '/src/zstc[local]'"
+        ),
+    )
+    main(["doctor", "--local-only", "--port", "1"])
+    assert "pip install '/src/zstc[local]'" in capsys.readouterr().out
 
 
 def test_doctor_command_reports_every_check_and_exits_1_on_a_failure(

@@ -95,5 +95,5 @@ def test_missing_region_is_named_not_an_invalid_endpoint(
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     assert main(["batch", "status"]) == 2
     assert capsys.readouterr().err == (
-        "zstc: error: no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION\n"
+        "zstc: error: no AWS region: pass --region or set AWS_DEFAULT_REGION\n"
     )

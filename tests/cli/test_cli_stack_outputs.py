@@ -9,11 +9,7 @@ import pytest
 from cli_test_support import DeployedZstc, create_stack
 
 from zstc.cli_errors import CliError
-from zstc.stack_outputs import (
-    PROJECT_CDK_JSON,
-    data_resources,
-    resolve_stack_prefix,
-)
+from zstc.stack_outputs import data_resources, resolve_stack_prefix
 
 
 def test_prefix_flag_beats_environment_beats_cdk_json_beats_default(tmp_path: Path) -> None:
@@ -26,9 +22,19 @@ def test_prefix_flag_beats_environment_beats_cdk_json_beats_default(tmp_path: Pa
     assert resolve_stack_prefix(flag=None, environ={}, cdk_json=tmp_path / "none.json") == "Zstc"
 
 
-def test_the_projects_own_cdk_json_is_found_wherever_the_cli_runs() -> None:
-    context = json.loads(PROJECT_CDK_JSON.read_text())["context"]
-    assert resolve_stack_prefix(flag=None, environ={}) == context["stack_prefix"]
+def test_the_cdk_json_is_found_from_the_working_directory_upward(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect: the editable install read the checkout's cdk.json, a pip-installed zstc none; one
+    rule now serves both: the nearest cdk.json from the working directory upward."""
+    project = tmp_path / "project"
+    (project / "data" / "today").mkdir(parents=True)
+    (project / "cdk.json").write_text(json.dumps({"context": {"stack_prefix": "Team"}}))
+    monkeypatch.chdir(project / "data" / "today")
+    assert resolve_stack_prefix(flag=None, environ={}) == "Team"
+    assert resolve_stack_prefix(flag="Other", environ={}) == "Other"
+    monkeypatch.chdir(tmp_path)
+    assert resolve_stack_prefix(flag=None, environ={}) == "Zstc"
 
 
 def test_a_stack_without_the_needed_output_is_named_with_the_key(

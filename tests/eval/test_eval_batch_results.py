@@ -143,6 +143,6 @@ def test_one_configuration_shows_its_bootstrap_interval_and_the_tables(
 ) -> None:
     assert main(["eval", "--results", str(batch_output)]) == 0
     out = capsys.readouterr().out
-    assert f"accuracy {23 / 27:.3f}, 95% bootstrap interval " in out
+    assert f"accuracy {23 / 27:.3f}, 95% Wilson score interval " in out
     for title in ("Per label", "Confusion matrix", "Worst mistakes"):
         assert title in out

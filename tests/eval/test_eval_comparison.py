@@ -56,13 +56,16 @@ def test_pairing_detects_a_small_consistent_gain_that_unpaired_intervals_would_m
     assert comparison.best == "B"
 
 
-def test_the_same_seed_gives_the_same_intervals_and_another_seed_may_not() -> None:
+def test_the_same_seed_gives_the_same_lead_interval_and_another_seed_may_not() -> None:
     rng = np.random.default_rng(7)
-    scores = {name: (rng.random(50) > 0.3).astype(float) for name in ("A", "B", "C")}
+    # Continuous per-text scores (multi-label F1s), so percentiles fall between draws.
+    scores = {name: rng.random(50) for name in ("A", "B", "C")}
     once, again = compare(scores, seed=5), compare(scores, seed=5)
     assert once == again
     other = compare(scores, seed=6)
-    assert [entry.interval for entry in other.ranking] != [entry.interval for entry in once.ranking]
+    assert other.lead_interval != once.lead_interval
+    # Each configuration's own (Wilson) interval does not depend on resampling.
+    assert [entry.interval for entry in other.ranking] == [entry.interval for entry in once.ranking]
 
 
 def test_one_configuration_has_an_interval_but_no_comparison() -> None:

@@ -49,3 +49,21 @@ def test_the_progress_bar_counts_every_text_of_every_configuration(tmp_path: Pat
     )
     assert len(report.results) == 2
     assert shown.getvalue().count("70/70") >= 2
+
+
+def test_a_finished_bar_is_not_drawn_again_by_the_next_one() -> None:
+    """Defect: after eval a stale duplicate progress line stayed: each new bar redrew the
+    finished ones, which their own stop had already left on the terminal."""
+    shown = io.StringIO()
+    bar = RichProgressBar(Console(file=shown, force_terminal=True, width=80))
+    bar.start("first configuration", 3)
+    bar.advance(3)
+    bar.finish()
+    first_part = shown.getvalue()
+    bar.start("second configuration", 2)
+    bar.advance(2)
+    bar.finish()
+    second_part = shown.getvalue()[len(first_part) :]
+    assert "first configuration" in first_part and "3/3" in first_part
+    assert "second configuration" in second_part and "2/2" in second_part
+    assert "first configuration" not in second_part

@@ -187,15 +187,19 @@ class Submission:
     line_count: int
 
 
-def check_object_name(name: str) -> str:
+def check_object_name(name: str, *, given_as: str = "--name") -> str:
+    """given_as: where the name came from, for the message ("--name", or FILE's own name)."""
+    fix = "" if given_as == "--name" else "; rename it, or choose the object name with --name"
     if not name.endswith(JSONL_SUFFIX) or name == JSONL_SUFFIX:
         raise CliError(
-            f"--name: {name!r} must end with {JSONL_SUFFIX}; the trigger only starts jobs "
-            "for .jsonl files",
+            f"{given_as}: {name!r} must end with {JSONL_SUFFIX}; the trigger only starts jobs "
+            f"for .jsonl files{fix}",
             exit_code=2,
         )
     if name.startswith("/") or ".." in name.split("/"):
-        raise CliError(f"--name: {name!r} must be a relative key such as team/x.jsonl", exit_code=2)
+        raise CliError(
+            f"{given_as}: {name!r} must be a relative key such as team/x.jsonl", exit_code=2
+        )
     return name
 
 

@@ -29,7 +29,9 @@ COMMAND_MODULES = (classify, batch, local, evaluate, package_model, doctor, comp
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.version_option(package_name="zstc", prog_name="zstc", message="%(prog)s %(version)s")
+@click.version_option(
+    None, "-V", "--version", package_name="zstc", prog_name="zstc", message="%(prog)s %(version)s"
+)
 @global_options
 def cli() -> None:
     """Zero-shot text classification on Amazon SageMaker: call the endpoint, run batches, and
@@ -65,6 +67,32 @@ def _credential_error(error: BaseException) -> bool:
     return False
 
 
+def _command_path(argv: Sequence[str]) -> str:
+    """The command words of argv ("zstc local serve"), skipping options and their values."""
+    words = ["zstc"]
+    group: click.Command = cli
+    for token in argv:
+        if not isinstance(group, click.Group):
+            break
+        found = group.commands.get(token)
+        if found is not None:
+            words.append(token)
+            group = found
+    return " ".join(words)
+
+
+def _missing_extra(error: ModuleNotFoundError, *, argv: Sequence[str]) -> str | None:
+    """One line naming the extra that brings the missing module, or None for any other module."""
+    from zstc.install_hints import extra_of_module, missing_extra_message
+
+    extra = extra_of_module(error.name or "")
+    if extra is None:
+        return None
+    return missing_extra_message(
+        module=str(error.name), extra=extra, needed_for=_command_path(argv)
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = cli.main(
@@ -90,6 +118,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_BAD_INPUT
         info(f"zstc: error: {error}")
         return error.exit_code
+    except ModuleNotFoundError as error:
+        hint = _missing_extra(error, argv=list(sys.argv[1:] if argv is None else argv))
+        if hint is None or os.environ.get("ZSTC_DEBUG"):
+            raise
+        info(f"zstc: error: {hint}")
+        return EXIT_BAD_INPUT
     except Exception as error:
         if os.environ.get("ZSTC_DEBUG"):
             raise

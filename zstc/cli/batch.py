@@ -15,6 +15,7 @@ from zstc.cli.context import (
     global_options,
     info,
     progress_enabled,
+    say,
     settings,
     stderr_console,
     stdout_console,
@@ -35,6 +36,7 @@ UNKNOWN_JOB_NAME = (
 
 
 @click.group("batch")
+@global_options
 def command() -> None:
     """Batch transform jobs: submit files, follow jobs, download results."""
 
@@ -121,7 +123,6 @@ def submit(
         submit_dataset,
         submit_file,
     )
-    from zstc.bundled_code import request_contract
     from zstc.endpoint_client import parse_labels
 
     options = settings()
@@ -142,7 +143,16 @@ def submit(
     if dry_run and wait:
         raise CliError("--wait/--download: nothing is submitted with --dry-run", exit_code=2)
     default_labels = parse_labels(labels) if labels else None
-    object_name = check_object_name(name or file.name) if not is_dataset else ""
+    # FILE first: a directory or a missing file is the problem, not the name derived from it.
+    if file.is_dir():
+        raise CliError(f"FILE: {file} is a directory; give one JSON Lines file", exit_code=2)
+    if not file.is_file():
+        raise CliError(f"FILE: {file} does not exist or is not a file", exit_code=2)
+    object_name = (
+        check_object_name(name or file.name, given_as="--name" if name else "FILE's name")
+        if not is_dataset
+        else ""
+    )
     dataset_name = (
         check_dataset_name(dataset or file.name.removesuffix(".jsonl")) if is_dataset else ""
     )
@@ -152,22 +162,31 @@ def submit(
     if not lines:
         raise CliError(f"FILE: {file} is empty; nothing to submit", exit_code=2)
     prefix = options.resolved_stack_prefix()
-    limit_source = "--max-labels"
     data = batch = None
     if not dry_run:
-        # The deployment is read before validation: the label limit is the deployed model's.
+        # The deployment is read before validation: the limits are the deployed model's.
+        from zstc.batch.limits import deployed_limits
+        from zstc.project_config import project_config
         from zstc.stack_outputs import batch_resources, data_resources
 
         cloudformation = options.client("cloudformation")
         data = data_resources(cloudformation=cloudformation, stack_prefix=prefix)
         batch = batch_resources(cloudformation=cloudformation, stack_prefix=prefix)
+        limits = deployed_limits(
+            cloudformation=cloudformation, stack_prefix=prefix, project=project_config()
+        )
+    else:
+        # A dry run needs no AWS, but checks the deployed limits where it can read them.
+        from zstc.batch.limits import dry_run_limits
+
+        limits = dry_run_limits(
+            open_cloudformation=lambda: options.client("cloudformation"), stack_prefix=prefix
+        )
+    payload_limit = limits.payload
+    limit_source = "--max-labels"
     if max_labels is None:
-        if batch is None:
-            max_labels = int(request_contract().DEFAULT_MAX_CANDIDATE_LABELS)
-            limit_source = "the endpoint's default; a real submit uses the deployed limit"
-        else:
-            max_labels = batch.max_candidate_labels
-            limit_source = f"{prefix}-Batch output MaxCandidateLabels"
+        max_labels = limits.max_labels
+        limit_source = limits.labels_source
     if default_labels is not None and len(default_labels) > max_labels:
         raise CliError(
             f"--labels: {len(default_labels)} labels, more than the limit of {max_labels} "
@@ -188,6 +207,9 @@ def submit(
         raise CliError(f"{file}: bad lines found, nothing uploaded{hint}", exit_code=2)
     if not result.lines:
         raise CliError(f"{file}: no valid lines left to upload", exit_code=2)
+    from zstc.batch.limits import check_lines_fit
+
+    check_lines_fit(result.lines, limit=payload_limit)
     chunks: list[list[str]] = []
     if is_dataset:
         chunks = (
@@ -211,6 +233,8 @@ def submit(
                     "lines_to_upload": len(result.lines),
                     "upload_as": shape,
                     "max_labels": max_labels,
+                    "max_payload_mb": payload_limit.mb,
+                    "max_payload_source": payload_limit.source,
                     "problems": [
                         {"line": p.line_number, "reason": p.reason, "repair": p.repair}
                         for p in result.problems
@@ -218,9 +242,11 @@ def submit(
                 }
             )
         else:
-            click.echo(
-                f"dry run: {result.valid_lines} valid lines would be uploaded as {shape}{kept} "
-                f"(labels per line at most {max_labels}: {limit_source})"
+            flag = " (--max-labels)" if limit_source == "--max-labels" else ""
+            say(f"dry run: {result.valid_lines} valid lines would be uploaded as {shape}{kept}")
+            say(
+                f"checked against: at most {max_labels} labels{flag} and {payload_limit.mb} MB "
+                f"(MaxPayloadInMB) per line, from {limits.origin}"
             )
         return EXIT_OK
 
@@ -274,16 +300,16 @@ def submit(
             }
         )
     elif not options.json_output:
-        click.echo(
+        say(
             f"uploaded {submission.line_count} lines to {submission.input_uri} "
             f"(SSE-KMS, key {data.kms_key_arn})"
         )
         if submission.job_name is None:
-            click.echo(UNKNOWN_JOB_NAME)
+            say(UNKNOWN_JOB_NAME)
         else:
-            click.echo(f"transform job: {submission.job_name}")
+            say(f"transform job: {submission.job_name}")
             if not wait:
-                click.echo(f"follow it with: zstc batch status {submission.job_name} --watch")
+                say(f"follow it with: zstc batch status {submission.job_name} --watch")
     if not wait:
         return EXIT_OK
     if submission.job_name is None:
@@ -335,9 +361,9 @@ def _wait_and_download(
     if options.json_output:
         _echo_json(document)
     else:
-        click.echo(format_status(status, now=dt.datetime.now(dt.UTC)))
+        say(format_status(status, now=dt.datetime.now(dt.UTC)))
         if summary is not None:
-            click.echo(summary.describe())
+            say(summary.describe())
     return _job_state_exit(status.state)
 
 
@@ -348,7 +374,7 @@ def _echo_json(document: Any) -> None:
 
 
 @command.command("status")
-@click.argument("job", metavar="JOB", required=False)
+@click.argument("job", metavar="[JOB]", required=False)
 @click.option("--watch", is_flag=True, help="Refresh until the job ends (default JOB: newest).")
 @click.option(
     "--interval",
@@ -409,7 +435,7 @@ def status(job: str | None, watch: bool, interval: float) -> int:
         if options.json_output:
             _echo_json(final.as_dict(now=now))
         else:
-            click.echo(format_status(final, now=now))
+            say(format_status(final, now=now))
     return _job_state_exit(final.state)
 
 
@@ -458,5 +484,5 @@ def results(job: str, output_file: Path, fail_on_errors: bool) -> int:
     if options.json_output:
         _echo_json(summary.as_dict())
     else:
-        click.echo(summary.describe())
+        say(summary.describe())
     return EXIT_OK if summary.errors == 0 or not fail_on_errors else EXIT_FAILURE

@@ -39,6 +39,39 @@ def _read_texts(source: str) -> list[str]:
     return texts
 
 
+def pair_cap(*, local: bool) -> tuple[int, str]:
+    """The most (text, label) pairs one request may carry, and where that number comes from.
+
+    The deployed endpoint enforces the project's max_pairs_per_request (ZSTC_MAX_PAIRS_PER_REQUEST
+    in its environment); a local endpoint runs with the contract's default unless told otherwise,
+    so for it the smaller of the two is safe.
+    """
+    from zstc.bundled_code import request_contract
+    from zstc.project_config import project_config
+
+    project = project_config()
+    configured = int(project.config.max_pairs_per_request)
+    source = f"max_pairs_per_request from {project.origin}"
+    if local:
+        default = int(request_contract().DEFAULT_MAX_PAIRS_PER_REQUEST)
+        if default < configured:
+            return default, "the local endpoint's default max_pairs_per_request"
+    return configured, source
+
+
+def texts_per_request(*, labels: int, batch_size: int, cap: int, cap_source: str) -> int:
+    """--batch-size texts, or fewer so that texts x labels stays within the pair cap."""
+    fitting = cap // labels
+    if fitting < 1:
+        raise CliError(
+            f"--labels: {labels} labels make {labels} pairs for one text, more than the "
+            f"{cap} a request may carry ({cap_source}); use fewer labels, or `zstc batch "
+            "submit` for large label sets",
+            exit_code=2,
+        )
+    return min(batch_size, fitting)
+
+
 def _send(
     request: dict[str, Any], *, local: str | None, endpoint_name: str | None, runtime: Any
 ) -> Any:
@@ -66,7 +99,8 @@ def _send(
     type=click.IntRange(1, 256),
     default=DEFAULT_BATCH_SIZE,
     show_default=True,
-    help="Texts per request with --file.",
+    help="Texts per request with --file (fewer when texts x labels would pass the "
+    "endpoint's max_pairs_per_request).",
 )
 @click.option("--local", metavar="URL", help="A local endpoint, e.g. localhost:8080.")
 @click.option("--endpoint-name", help="Endpoint name (default: from the stack).")
@@ -127,10 +161,23 @@ def command(
         else:
             render_response(response)
         return 0
+    cap, cap_source = pair_cap(local=bool(local))
+    per_request = texts_per_request(
+        labels=len(label_list), batch_size=batch_size, cap=cap, cap_source=cap_source
+    )
+    if per_request < batch_size and len(texts) > per_request:
+        info(
+            f"{len(label_list)} labels: {per_request} texts per request, so each stays within "
+            f"{cap} (text, label) pairs ({cap_source})"
+        )
+    batch_size = per_request
     responses: list[Any] = []
     from rich.progress import Progress
 
-    with Progress(console=stderr_console(), disable=not progress_enabled()) as progress:
+    # Transient: once done (or failed) the bar leaves no stale line above the table or error.
+    with Progress(
+        console=stderr_console(), disable=not progress_enabled(), transient=True
+    ) as progress:
         task = progress.add_task("classifying", total=len(texts))
         for start in range(0, len(texts), batch_size):
             batch = texts[start : start + batch_size]

@@ -1,8 +1,10 @@
 """What every zstc command shares: global options, AWS sessions, output mode and consoles.
 
 `--region`, `--profile`, `--output` and `--stack-prefix` are accepted before the command
-(`zstc --region eu-west-1 batch status`) and after it (`zstc batch status --region eu-west-1`),
-as the AWS CLI accepts its global options anywhere; the value given last wins.
+(`zstc --region eu-west-1 batch status`), after a group (`zstc batch --region eu-west-1 status`)
+and after the command (`zstc batch status --region eu-west-1`), as the AWS CLI accepts its global
+options anywhere; the value given last wins. Commands that never call AWS (`local serve`,
+`package-model`) list only --output.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TextIO, TypeVar
 
 import click
 from rich.console import Console
@@ -52,11 +54,10 @@ class Settings:
     def client(self, service: str) -> Any:
         """A boto3 client; a missing region or missing credentials are bad input (exit 2)."""
         session = self.session()
-        # An empty AWS_REGION counts as none; botocore would build an invalid endpoint URL.
+        # An empty region counts as none; botocore would build an invalid endpoint URL. botocore
+        # reads AWS_DEFAULT_REGION, not AWS_REGION (botocore/configprovider.py, "region").
         if not session.region_name:
-            raise CliError(
-                "no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION", exit_code=2
-            )
+            raise CliError("no AWS region: pass --region or set AWS_DEFAULT_REGION", exit_code=2)
         if session.get_credentials() is None:
             raise CliError(f"no AWS credentials found: {CREDENTIALS_HINT}", exit_code=2)
         return session.client(service)
@@ -84,52 +85,143 @@ def _remember(attribute: str) -> Callable[[click.Context, click.Parameter, Any],
     return store
 
 
+class _OutputFormat(click.Choice):
+    """--output takes a format; a file name there gets a message naming the file option.
+
+    `zstc batch results JOB --output out.jsonl` reads naturally but means the format: the message
+    points at the command's own file option (-o/--output-file) where it has one.
+    """
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value in self.choices or ctx is None:
+            return super().convert(value, param, ctx)
+        file_option = next(
+            (
+                option
+                for option in ctx.command.params
+                if isinstance(option, click.Option) and option.name == "output_file"
+            ),
+            None,
+        )
+        if file_option is None:
+            return super().convert(value, param, ctx)
+        names = "/".join(file_option.opts)
+        self.fail(
+            f"{value!r} is not a format; --output is the output format (table or json). Write "
+            f"to a file with {names} {value}",
+            param,
+            ctx,
+        )
+
+
+def output_option(function: F) -> F:
+    """--output and --ascii-output, for every command and group: a table or JSON, and how JSON
+    writes characters outside ASCII."""
+    function = click.option(
+        "--ascii-output",
+        is_flag=True,
+        default=None,
+        expose_value=False,
+        callback=_remember("ascii_output"),
+        help="With --output json: escape non-ASCII characters as \\uXXXX "
+        "(default: readable UTF-8).",
+    )(function)
+    return click.option(
+        "--output",
+        type=_OutputFormat(OUTPUT_MODES),
+        expose_value=False,
+        callback=_remember("output"),
+        help="Output format: table (default) or json.",
+    )(function)
+
+
+def aws_options(*, used: str = "") -> Callable[[F], F]:
+    """--region, --profile and --stack-prefix, for the commands and groups that call AWS.
+
+    used: when the command calls AWS only in some modes, e.g. "with --endpoint"; said in the help.
+    """
+    when = f" Used {used}." if used else ""
+
+    def decorate(function: F) -> F:
+        options = [
+            click.option(
+                "--region",
+                expose_value=False,
+                callback=_remember("region"),
+                help=f"AWS region (default: your AWS configuration).{when}",
+            ),
+            click.option(
+                "--profile",
+                expose_value=False,
+                callback=_remember("profile"),
+                help=f"AWS named profile (default: your AWS configuration).{when}",
+            ),
+            click.option(
+                "--stack-prefix",
+                expose_value=False,
+                callback=_remember("stack_prefix"),
+                help="Stack name prefix (default: $ZSTC_STACK_PREFIX, then stack_prefix in the "
+                f"cdk.json found from the working directory upward, then Zstc).{when}",
+            ),
+        ]
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return decorate
+
+
 def global_options(function: F) -> F:
-    """Adds the global options to the root group and to every command."""
-    options = [
-        click.option(
-            "--region",
-            expose_value=False,
-            callback=_remember("region"),
-            help="AWS region (default: your AWS configuration).",
-        ),
-        click.option(
-            "--profile",
-            expose_value=False,
-            callback=_remember("profile"),
-            help="AWS named profile (default: your AWS configuration).",
-        ),
-        click.option(
-            "--output",
-            type=click.Choice(OUTPUT_MODES),
-            expose_value=False,
-            callback=_remember("output"),
-            help="Output format: table (default) or json.",
-        ),
-        click.option(
-            "--ascii-output",
-            is_flag=True,
-            default=None,
-            expose_value=False,
-            callback=_remember("ascii_output"),
-            help="With --output json: escape non-ASCII characters as \\uXXXX "
-            "(default: readable UTF-8).",
-        ),
-        click.option(
-            "--stack-prefix",
-            expose_value=False,
-            callback=_remember("stack_prefix"),
-            help="Stack name prefix (default: $ZSTC_STACK_PREFIX, then cdk.json, then Zstc).",
-        ),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
+    """All global options (AWS and --output): the root group and every command that calls AWS."""
+    return output_option(aws_options()(function))
+
+
+# Piped output is never wrapped: one record stays one line for grep and cut.
+PIPED_WIDTH = 1000
+
+
+class _TrailingSpaceStripper:
+    """A text stream that drops the spaces rich pads table rows with before each newline, so
+    piped lines end where their text does (rich pads every row to the table's width)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        lines = (self._pending + text).split("\n")
+        self._pending = lines.pop()
+        for line in lines:
+            self._stream.write(line.rstrip(" ") + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._stream.write(self._pending)
+            self._pending = ""
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
 
 
 def stdout_console() -> Console:
-    """Rich output to stdout; wide when piped, so names and URIs are never wrapped mid-line."""
-    return Console(soft_wrap=True, width=None if sys.stdout.isatty() else 1000)
+    """Rich output to stdout.
+
+    In a terminal, rich wraps prose at word boundaries and fits tables to the width. Piped, no
+    line is wrapped or padded, so names and URIs stay whole on one line.
+    """
+    if sys.stdout.isatty():
+        return Console()
+    return Console(
+        file=_TrailingSpaceStripper(sys.stdout),  # type: ignore[arg-type]
+        soft_wrap=True,
+        width=PIPED_WIDTH,
+        force_terminal=False,
+    )
 
 
 def stderr_console() -> Console:
@@ -137,8 +229,49 @@ def stderr_console() -> Console:
     return Console(stderr=True)
 
 
+def wrap_prose(message: str, *, width: int | None) -> str:
+    """Prose folded at word boundaries for a terminal of `width` columns (None: left as is).
+
+    Each line keeps its indent on the lines it continues on; a word longer than the width (a
+    URI, a path) stays whole and the terminal folds it.
+    """
+    if width is None:
+        return message
+    import textwrap
+
+    folded = []
+    for line in message.split("\n"):
+        indent = line[: len(line) - len(line.lstrip(" "))]
+        folded.append(
+            textwrap.fill(
+                line,
+                width=width,
+                subsequent_indent=indent + "  " if line.strip() else indent,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+            if len(line) > width
+            else line
+        )
+    return "\n".join(folded)
+
+
+def _terminal_width(stream: TextIO) -> int | None:
+    if not stream.isatty():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size().columns
+
+
+def say(message: str) -> None:
+    """A line of prose on stdout, folded at word boundaries in a terminal."""
+    click.echo(wrap_prose(message, width=_terminal_width(sys.stdout)))
+
+
 def info(message: str) -> None:
-    click.echo(message, err=True)
+    """A line of prose on stderr (notes and errors), folded at word boundaries in a terminal."""
+    click.echo(wrap_prose(message, width=_terminal_width(sys.stderr)), err=True)
 
 
 def progress_enabled() -> bool:

@@ -56,20 +56,24 @@ def command(ports: tuple[int, ...], local_only: bool) -> int:
     try:
         from zstc.local.endpoint import port_is_free
     except ImportError as error:
+        from zstc.install_hints import install_command
+
         checks.append(
             doctor.Check(
                 name="local serving",
                 outcome="warn",
                 detail=f"not installed ({error.name} is missing)",
-                fix='pip install "zstc[local]" for zstc local serve / local batch',
+                fix=f"for zstc local serve / local batch: {install_command('local')}",
             )
         )
     else:
         checks.append(doctor.check_ports(ports or DEFAULT_PORTS, is_free=port_is_free))
     if not local_only:
         session = options.session()
-        checks.append(doctor.check_region(session.region_name))
-        if session.region_name:
+        region_check = doctor.check_region(session.region_name)
+        checks.append(region_check)
+        # Past a wrong region every AWS call fails, and its errors would blame the credentials.
+        if region_check.outcome != "fail" and session.region_name:
             try:
                 sts = options.client("sts")
             except CliError as error:
@@ -93,14 +97,7 @@ def command(ports: tuple[int, ...], local_only: bool) -> int:
                             options.client("service-quotas"), needs=_configured_needs()
                         )
                     )
-                    trigger_deployed = any(
-                        check.name.endswith("-Batch") and check.outcome == "ok" for check in stacks
-                    )
-                    checks.append(
-                        doctor.check_lambda_concurrency(
-                            options.client("lambda"), trigger_deployed=trigger_deployed
-                        )
-                    )
+                    checks.append(doctor.check_lambda_concurrency(options.client("lambda")))
     failed = any(check.outcome == "fail" for check in checks)
     if options.json_output:
         from zstc.cli.json_output import echo_json
@@ -108,9 +105,16 @@ def command(ports: tuple[int, ...], local_only: bool) -> int:
         echo_json([check.as_dict() for check in checks])
     else:
         from rich.table import Table
+        from rich.text import Text
 
         table = Table("", "check", "result", "fix", box=None, pad_edge=False)
         for check in checks:
-            table.add_row(MARKS[check.outcome], check.name, check.detail, check.fix)
+            # Text, not markup: a fix such as pip install '...[local]' must print its brackets.
+            table.add_row(
+                Text.from_markup(MARKS[check.outcome]),
+                Text(check.name),
+                Text(check.detail),
+                Text(check.fix),
+            )
         stdout_console().print(table)
     return 1 if failed else 0

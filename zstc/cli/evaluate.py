@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from zstc.cli.context import (
-    global_options,
+    aws_options,
+    output_option,
     progress_enabled,
     settings,
     stderr_console,
@@ -67,7 +68,8 @@ from zstc.cli.context import (
     "--report", type=click.Path(path_type=Path), metavar="DIR", help="Write PNGs and report.html."
 )
 @click.option("--per-text", is_flag=True, help="List every text: predicted against expected.")
-@global_options
+@output_option
+@aws_options(used="with --endpoint")
 def command(file: Path | None, **options: Any) -> int:
     """Classify a labelled sample and report accuracy, macro-F1, top-k, per-label scores, the
     confusion matrix and the worst mistakes.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from zstc.cli.context import global_options, info, progress_enabled, settings
+from zstc.cli.context import info, output_option, progress_enabled, settings
 from zstc.cli_errors import CliError
 
 # multi-model-server 1.1.11 refuses ports from 32767 up (zstc/local/endpoint.py, MAX_PORT);
@@ -18,6 +18,7 @@ PORT = click.IntRange(1, MAX_LOCAL_PORT)
 
 
 @click.group("local")
+@output_option
 def command() -> None:
     """The container's real serving stack, locally, without AWS."""
 
@@ -60,7 +61,7 @@ def model_options(function: click.decorators.FC) -> click.decorators.FC:
     show_default=True,
     help="With --as-batch-model: the transform job's MaxPayloadInMB.",
 )
-@global_options
+@output_option
 def serve(
     model: str | None,
     revision: str | None,
@@ -149,13 +150,12 @@ def serve(
 @click.option(
     "--max-payload-mb",
     type=click.FloatRange(min=0, min_open=True),
-    default=6.0,
-    show_default=True,
-    help="Largest request, as MaxPayloadInMB.",
+    help="Largest request, as MaxPayloadInMB (default: what the project's cdk.json deploys: "
+    "batch_max_payload_mb, or the model kind's default).",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--fail-on-errors", is_flag=True, help="Exit 1 when any line is an error line.")
-@global_options
+@output_option
 def batch(
     file: Path,
     output_file: Path,
@@ -165,7 +165,7 @@ def batch(
     work_dir: Path | None,
     port: int | None,
     labels: str | None,
-    max_payload_mb: float,
+    max_payload_mb: float | None,
     no_progress: bool,
     fail_on_errors: bool,
 ) -> int:
@@ -179,6 +179,14 @@ def batch(
     if not file.is_file():
         raise CliError(f"FILE: {file} does not exist or is not a file", exit_code=2)
     default_labels = parse_labels(labels) if labels else None
+    if max_payload_mb is None:
+        # The limit the deployed jobs get (zstc/batch/limits.py), said so the user can check it.
+        from zstc.batch.limits import configured_payload_limit
+        from zstc.project_config import project_config
+
+        limit = configured_payload_limit(project=project_config())
+        max_payload_mb = float(limit.mb)
+        info(f"MaxPayloadInMB {limit.mb}: {limit.source} (--max-payload-mb to change)")
     show_progress = not no_progress and progress_enabled()
     if url:
         summary = run_local_batch(

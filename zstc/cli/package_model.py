@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from zstc.cli.context import global_options, settings
+from zstc.cli.context import output_option, settings
 
 
 @click.command("package-model")
@@ -28,7 +28,7 @@ from zstc.cli.context import global_options, settings
     show_default=True,
     help="Archive to write.",
 )
-@global_options
+@output_option
 def command(model: str | None, revision: str | None, output_file: Path) -> int:
     """Build a deterministic model.tar.gz: the inference code under code/, plus the model's
     files at the root when --model is given. Prints its path and sha256."""

@@ -79,9 +79,12 @@ class InProcessInference:
             try:
                 inference = importlib.import_module("inference")
             except ImportError as error:
+                from zstc.install_hints import install_command
+
                 raise CliError(
-                    f"in-process eval needs what the container has ({error}): pip install "
-                    "'zstc[local]', or classify elsewhere with --local, --endpoint or --results",
+                    f"in-process eval needs the [local] extra ({error.name} is not installed): "
+                    f"{install_command('local')}; or classify elsewhere with --local, --endpoint "
+                    "or --results",
                     exit_code=2,
                 ) from error
             self._modules = {name: sys.modules[name] for name in self._names if name in sys.modules}

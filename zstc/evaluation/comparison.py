@@ -1,5 +1,8 @@
 """Which configuration is better, and whether the sample can tell: a seeded paired bootstrap.
 
+Each configuration's own score gets a Wilson score interval (zstc/evaluation/score_interval.py),
+which keeps its width at a perfect score; the bootstrap is for the difference between two.
+
 Every configuration is scored on the same texts, so the comparison resamples texts, not scores:
 each bootstrap resample draws n texts with replacement and recomputes every configuration's
 mean per-text score on that same draw (Efron & Tibshirani 1993, ch. 16; the "paired bootstrap"
@@ -18,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+
+from zstc.evaluation.score_interval import METHOD as WILSON
 
 DEFAULT_RESAMPLES = 2000
 DEFAULT_CONFIDENCE = 0.95
@@ -51,6 +56,8 @@ class Comparison:
     confidence: float
     resamples: int
     seed: int
+    # How each configuration's own interval is computed (the lead's is the paired bootstrap).
+    interval_method: str = WILSON
 
     def verdict(self) -> str:
         if len(self.ranking) < 2 or self.lead is None or self.lead_interval is None:
@@ -79,6 +86,13 @@ def _percentile_interval(values: np.ndarray, confidence: float) -> Interval:
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
     return Interval(low=float(low), high=float(high))
+
+
+def _wilson(mean: float, texts: int, confidence: float) -> Interval:
+    from zstc.evaluation.score_interval import wilson_interval
+
+    low, high = wilson_interval(mean=mean, count=texts, confidence=confidence)
+    return Interval(low=low, high=high)
 
 
 def compare(
@@ -110,7 +124,7 @@ def compare(
         ScoredConfiguration(
             name=names[index],
             score=float(means[index]),
-            interval=_percentile_interval(resampled[index], confidence),
+            interval=_wilson(float(means[index]), texts, confidence),
         )
         for index in order
     )

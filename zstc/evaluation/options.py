@@ -58,6 +58,9 @@ class RichProgressBar(Progress):
 
     def finish(self) -> None:
         self._bar.stop()
+        # The stopped bar's last frame stays on the terminal; the next configuration's bar must
+        # not draw this task again (a stale duplicate line under the first).
+        self._bar.remove_task(self._task)
 
 
 @dataclass(kw_only=True)

@@ -111,6 +111,8 @@ def report_as_json(report: EvaluationReport) -> dict[str, Any]:
             "lead": comparison.lead,
             "lead_interval": asdict(comparison.lead_interval) if comparison.lead_interval else None,
             "confidence": comparison.confidence,
+            "interval_method": comparison.interval_method,
+            "lead_interval_method": "paired percentile bootstrap",
             "resamples": comparison.resamples,
             "seed": comparison.seed,
         },

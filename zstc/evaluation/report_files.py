@@ -70,8 +70,12 @@ def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError as error:
+        from zstc.install_hints import install_command
+
         raise CliError(
-            "--report: needs matplotlib; install it with pip install 'zstc[report]'", exit_code=2
+            f"--report: needs the [report] extra (matplotlib is not installed): "
+            f"{install_command('report')}",
+            exit_code=2,
         ) from error
 
     matplotlib.use("Agg")
@@ -187,7 +191,7 @@ def _draw_comparison(plt: Any, report: EvaluationReport, path: Path) -> Path:
     axes.set_yticks(positions, labels=names)
     axes.set_xlim(0, 1)
     level = f"{report.comparison.confidence:.0%}"
-    axes.set_xlabel(f"{report.headline_name} ({level} bootstrap interval)")
+    axes.set_xlabel(f"{report.headline_name} ({level} {report.comparison.interval_method})")
     axes.set_title("Configurations compared on the same texts", fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=_DPI, format="png")
@@ -279,7 +283,7 @@ def render_html(
     ]
     mode = "multi-label" if sample.multi_label else "single-label"
     resampling = f"{comparison.resamples} resamples, seed {comparison.seed}"
-    interval = f"{comparison.confidence:.0%} interval"
+    interval = f"{comparison.confidence:.0%} {comparison.interval_method}"
     ranking_headers = ["#", "configuration", report.headline_name, interval, "macro-F1"]
     return f"""<!DOCTYPE html>
 <html lang="en">

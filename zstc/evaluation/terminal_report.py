@@ -11,11 +11,14 @@ from zstc.evaluation.report import ConfigurationResult, EvaluationReport
 
 MISS_MARK = "✗"
 HIT_MARK = "✓"
-_TEXT_WIDTH = 60
+# Terminal cells a text may take; rich cuts it there, or where the terminal is narrower, with
+# "…", measuring cells (a CJK character is two) so no character is cut in half.
+_TEXT_CELLS = 60
 
 
-def _short(text: str, width: int = _TEXT_WIDTH) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _short(text: str) -> Text:
+    """A text cell: one line, ending with "…" where it is cut."""
+    return Text(text, no_wrap=True, overflow="ellipsis")
 
 
 def comparison_table(report: EvaluationReport) -> Table:
@@ -25,7 +28,7 @@ def comparison_table(report: EvaluationReport) -> Table:
     table.add_column("#", justify="right")
     table.add_column("configuration")
     table.add_column(report.headline_name, justify="right")
-    table.add_column(f"{level} interval", justify="right")
+    table.add_column(f"{level} Wilson interval", justify="right")
     table.add_column("macro-F1", justify="right")
     table.add_column("seconds", justify="right")
     for rank, entry in enumerate(comparison.ranking, start=1):
@@ -107,8 +110,10 @@ def mistakes_table(result: ConfigurationResult) -> Table | Text:
     if not result.mistakes:
         return Text("No mistakes.")
     table = Table(title="Worst mistakes (most confident first)", title_justify="left")
-    for column in ("line", "text", "true", "predicted (score)"):
-        table.add_column(column, justify="right" if column == "line" else "left")
+    table.add_column("line", justify="right")
+    table.add_column("text", max_width=_TEXT_CELLS)
+    table.add_column("true")
+    table.add_column("predicted (score)")
     for mistake in result.mistakes:
         predicted = (
             f"error: {mistake.error}"
@@ -129,14 +134,14 @@ def per_text_table(report: EvaluationReport, result: ConfigurationResult) -> Tab
     """Predicted against expected for every text, misses marked."""
     table = Table(title=f"Each text: {result.name}", title_justify="left")
     table.add_column("")
-    table.add_column("text")
-    table.add_column("expected")
-    table.add_column("predicted (score)")
+    table.add_column("text", max_width=_TEXT_CELLS)
+    table.add_column("expected", no_wrap=True)
+    table.add_column("predicted (score)", no_wrap=True)
     for outcome in report.outcomes(result):
         mark = Text(HIT_MARK, style="green") if outcome.right else Text(MISS_MARK, style="bold red")
         table.add_row(
             mark,
-            _short(outcome.example.text, 52),
+            _short(outcome.example.text),
             ", ".join(outcome.example.true_labels) or "(none)",
             outcome.describe_prediction(),
         )
@@ -160,7 +165,8 @@ def report_renderables(report: EvaluationReport, *, per_text: bool = False) -> l
         level = f"{report.comparison.confidence:.0%}"
         parts.append(
             Text(
-                f"{report.headline_name} {only.score:.3f}, {level} bootstrap interval "
+                f"{report.headline_name} {only.score:.3f}, {level} "
+                f"{report.comparison.interval_method} "
                 f"{only.interval.low:.3f}-{only.interval.high:.3f} over these texts"
             )
         )

