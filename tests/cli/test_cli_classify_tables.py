@@ -14,9 +14,9 @@ from botocore.stub import Stubber
 from cli_test_support import ENDPOINT_NAME, DeployedZstc
 from rich.cells import cell_len
 from rich.console import Console
-from zstc.result_table import TEXT_CELLS, response_table, responses_table
 
 from zstc.cli import main
+from zstc.cli.result_table import TEXT_CELLS, response_table, responses_table
 
 LABELS = [f"label{index}" for index in range(20)]
 
@@ -151,7 +151,7 @@ def test_piped_classify_file_cuts_texts_with_an_ellipsis(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Defect: texts were cut at 60 characters with no sign that anything was left out."""
-    from zstc.commands import classify
+    from zstc.cli import classify
 
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "texts.txt"

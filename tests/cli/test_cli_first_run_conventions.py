@@ -109,7 +109,7 @@ PROSE = (
 
 def test_prose_is_folded_at_word_boundaries_in_a_terminal() -> None:
     """Defect: at 80 columns, messages wrapped in the middle of words."""
-    from zstc.cli_context import wrap_prose
+    from zstc.cli.context import wrap_prose
 
     folded = wrap_prose(PROSE, width=80)
     lines = folded.splitlines()
@@ -126,7 +126,7 @@ def test_messages_are_folded_only_in_a_terminal(
 ) -> None:
     import sys
 
-    from zstc import cli_context
+    from zstc.cli import context as cli_context
 
     cli_context.info(PROSE)
     assert capsys.readouterr().err == PROSE + "\n"

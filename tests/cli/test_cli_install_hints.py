@@ -62,8 +62,8 @@ def test_missing_modules_map_to_their_extra(module: str, extra: str | None) -> N
 def test_a_missing_extra_is_one_line_not_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from zstc import local_commands
     from zstc.cli import main
+    from zstc.models import model_sources as local_commands
 
     def missing(**_: object) -> None:
         raise ModuleNotFoundError("No module named 'psutil'", name="psutil")

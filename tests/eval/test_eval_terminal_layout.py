@@ -9,9 +9,10 @@ import json
 import pytest
 from rich.cells import cell_len
 from rich.console import Console
-from zstc.evaluation.eval_command import EvaluationReport, Target, evaluate
 
 from zstc.evaluation.labelled_sample import read_labelled_sample
+from zstc.evaluation.report import EvaluationReport
+from zstc.evaluation.run import Target, evaluate
 from zstc.evaluation.terminal_report import HIT_MARK, MISS_MARK, print_report
 from zstc.evaluation.wordings import as_written
 
