@@ -126,9 +126,9 @@ def test_label_embeddings_are_cached_across_requests(
     embedded: list[str] = []
     original_embed = small.embed
 
-    def counting_embed(sentences: Any) -> torch.Tensor:
+    def counting_embed(sentences: Any, **options: Any) -> torch.Tensor:
         embedded.extend(sentences)
-        return original_embed(sentences)
+        return original_embed(sentences, **options)
 
     monkeypatch.setattr(small, "embed", counting_embed)
     first = small.classify(["get fit"], ["Health", "Career"])
