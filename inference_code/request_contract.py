@@ -47,12 +47,13 @@ check JSON Lines files with the endpoint's own rules (zstc/bundled_code.py).
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import re
 import string
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn
 
@@ -76,8 +77,13 @@ JSON_LINES_CONTENT_TYPE = "application/jsonlines"
 _JSON_LINES_ALIASES = ("application/jsonlines", "application/x-jsonlines", "application/jsonl")
 _ALLOWED_TOP_LEVEL_KEYS = ("inputs", "parameters")
 _ALLOWED_PARAMETER_KEYS = ("candidate_labels", "multi_label", "hypothesis_template")
-# Longest bad value quoted back in an error message, so messages stay readable.
+# Longest bad value quoted back in an error message, so messages stay readable; in a JSON Lines
+# error line, which must stay compact, just enough to recognise the value.
 _QUOTE_LIMIT = 80
+_LINE_QUOTE_LIMIT = 20
+_quote_limit: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "quote_limit", default=_QUOTE_LIMIT
+)
 
 # Longest error message sent to a caller: enough for the field, the bad value (quoted short)
 # and what is allowed; a 100 KB label must not make a 100 KB error.
@@ -201,14 +207,15 @@ def json_type(value: Any) -> str:
 
 
 def _quote(value: Any) -> str:
+    limit = _quote_limit.get()
     if isinstance(value, str):
-        text = repr(value[: _QUOTE_LIMIT + 1])
+        text = repr(value[: limit + 1])
     else:
         try:
             text = json.dumps(value, ensure_ascii=True)
         except (ValueError, TypeError, RecursionError):
             text = json_type(value)
-    return text if len(text) <= _QUOTE_LIMIT else text[: _QUOTE_LIMIT - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _positive_int_from_env(environ: dict[str, str] | None, *, name: str, default: int) -> int:
@@ -450,7 +457,10 @@ def parse_json_request(
             'request body is empty: send a JSON object such as {"inputs": "...", '
             '"parameters": {"candidate_labels": ["a", "b"]}}'
         )
-    payload = load_json(text, what="request body")
+    try:
+        payload = load_json(text, what="request body")
+    except RequestError as error:
+        raise RequestError(_with_bom_named(str(error), text)) from None
     payload_dict = _require_object(payload, what="request body")
     _reject_unknown_keys(payload_dict, allowed=_ALLOWED_TOP_LEVEL_KEYS, where="request body")
     if "inputs" not in payload_dict:
@@ -556,6 +566,21 @@ def parse_json_lines_request(*, text: str, max_candidate_labels: int) -> JsonLin
     )
 
 
+def _with_bom_named(message: str, text: str) -> str:
+    """A JSON error message that names a byte order mark inside the text, if it holds one.
+
+    JSON has no place for U+FEFF outside a string; json.loads reports it as an unexpected
+    character, or (at the very start) with Python's "decode using utf-8-sig" hint.
+    """
+    position = text.find(_UTF8_BOM)
+    if position < 0:
+        return message
+    return (
+        f"{message.split(':')[0]}: it holds a byte order mark (U+FEFF) at character {position}; "
+        "remove it, or save the file as UTF-8 without BOM"
+    )
+
+
 def compact_line_error(message: str, *, source_bytes: int) -> str:
     """An error line's message, short enough that the error line stays compact.
 
@@ -609,10 +634,29 @@ def parse_json_line(*, line: str, max_candidate_labels: int) -> JsonLinesRecord:
     if line.startswith(_UTF8_BOM):
         # A byte order mark inside the body (files joined with cat) is not part of the record.
         line = line.removeprefix(_UTF8_BOM)
+    token = _quote_limit.set(_LINE_QUOTE_LIMIT)
+    try:
+        return _parse_line_payload(
+            line,
+            failed=failed,
+            max_candidate_labels=max_candidate_labels,
+            source_bytes=source_bytes,
+        )
+    finally:
+        _quote_limit.reset(token)
+
+
+def _parse_line_payload(
+    line: str,
+    *,
+    failed: Callable[..., JsonLinesRecord],
+    max_candidate_labels: int,
+    source_bytes: int,
+) -> JsonLinesRecord:
     try:
         payload = load_json(line, what="line")
     except RequestError as error:
-        return failed(str(error))
+        return failed(_with_bom_named(str(error), line))
     if not isinstance(payload, dict):
         return failed(f"line must be a JSON object, got {json_type(payload)}")
     record_id = payload.get("id")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from request_contract import RequestError
@@ -60,7 +61,11 @@ class Deadline:
     """When the request must be abandoned, on the monotonic clock."""
 
     timeout_seconds: float
-    started: float = field(default_factory=time.monotonic)
+    clock: Callable[[], float] = time.monotonic
+    started: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "started", self.clock())
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Deadline:
@@ -72,7 +77,7 @@ class Deadline:
 
     def check(self) -> None:
         """Raises DeadlineExceeded once the budget is spent."""
-        elapsed = time.monotonic() - self.started
+        elapsed = self.clock() - self.started
         if elapsed > self.budget_seconds:
             raise DeadlineExceeded(
                 f"the request was abandoned after {elapsed:.0f} s: it needs more than the "
