@@ -15,7 +15,8 @@ import re
 import signal
 import tarfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -190,3 +191,36 @@ def wait_for_stop(
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return received[0] if received else None
+
+
+# 128 + the signal number, as a shell reports a process that SIGTERM ended.
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like KeyboardInterrupt, so cleanup code runs on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signal_name = signal.Signals(signum).name
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Within the block, SIGTERM raises Terminated (as SIGINT raises KeyboardInterrupt).
+
+    Python's default for SIGTERM ends the process at once, with no message and no cleanup
+    (exit -15): a service manager or `kill` would then leave partial output behind.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_terminated(signum: int, frame: FrameType | None) -> None:
+        raise Terminated(signum)
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

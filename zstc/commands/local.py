@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from zstc.cli_context import global_options, info, progress_enabled, settings
 from zstc.cli_errors import CliError
+
+if TYPE_CHECKING:
+    from zstc.local_batch import LocalBatchSummary, OutputTarget, Payload
 
 # multi-model-server 1.1.11 refuses ports from 32767 up (zstc/local_endpoint.py, MAX_PORT);
 # the same bound here stops such a port at the command line, with exit 2.
@@ -169,9 +173,13 @@ def batch(
     fail_on_errors: bool,
 ) -> int:
     """Run FILE through a local endpoint with batch-transform semantics (MultiRecord payloads,
-    one output line per input line, in order)."""
+    one output line per input line, in order).
+
+    OUT is written only when every line was answered: after a failure, Ctrl-C or SIGTERM there
+    is no OUT (an older one is removed when the run starts) and no OUT.partial."""
     from zstc.endpoint_client import parse_labels
-    from zstc.local_batch import run_local_batch
+    from zstc.local_batch import OutputTarget, read_and_pack
+    from zstc.local_commands import EXIT_TERMINATED, Terminated, sigterm_raises
 
     if url and model:
         raise CliError("--url and --model are alternatives; give one", exit_code=2)
@@ -179,42 +187,90 @@ def batch(
         raise CliError(f"FILE: {file} does not exist or is not a file", exit_code=2)
     default_labels = parse_labels(labels) if labels else None
     show_progress = not no_progress and progress_enabled()
-    if url:
-        summary = run_local_batch(
-            input_path=file,
-            output_path=output_file,
-            url=url,
-            max_payload_mb=max_payload_mb,
-            progress=show_progress,
-            default_labels=default_labels,
-        )
-    else:
-        from zstc.local_commands import resolve_model
-        from zstc.local_endpoint import LocalEndpoint, LocalEndpointError, find_free_port
-
-        resolved = resolve_model(model=model, revision=revision, work_dir=work_dir)
-        info(f"starting a local endpoint on {resolved.description} ...")
-        try:
-            # The batch model's timeout and request size limit, as in a transform job.
-            with LocalEndpoint.for_batch(
-                resolved.model_dir,
-                port=port or find_free_port(),
+    # Everything that can be checked is checked before a server starts.
+    line_count, payloads = read_and_pack(
+        input_path=file, max_payload_mb=max_payload_mb, default_labels=default_labels
+    )
+    output = OutputTarget(path=output_file)
+    try:
+        with sigterm_raises():
+            output.prepare(expected_bytes=file.stat().st_size)
+            summary = _run_batch(
+                file=file,
+                output=output,
+                payloads=payloads,
+                line_count=line_count,
+                url=url,
+                model=model,
+                revision=revision,
+                work_dir=work_dir,
+                port=port,
                 max_payload_mb=max_payload_mb,
-                source=resolved.description,
-            ) as endpoint:
-                info(f"local endpoint ready at {endpoint.url}")
-                summary = run_local_batch(
-                    input_path=file,
-                    output_path=output_file,
-                    url=endpoint.url,
-                    max_payload_mb=max_payload_mb,
-                    progress=show_progress,
-                    default_labels=default_labels,
-                )
-        except LocalEndpointError as error:
-            raise CliError(str(error)) from error
+                show_progress=show_progress,
+            )
+    except Terminated as stop:
+        output.discard()
+        raise CliError(
+            f"terminated by {stop.signal_name}: the run stopped and {output_file} was not written",
+            exit_code=EXIT_TERMINATED,
+        ) from None
+    except BaseException:
+        output.discard()
+        raise
     if settings().json_output:
         click.echo(json.dumps(summary.as_dict()))
     else:
         click.echo(summary.describe())
     return 1 if fail_on_errors and summary.errors else 0
+
+
+def _run_batch(
+    *,
+    file: Path,
+    output: OutputTarget,
+    payloads: list[Payload],
+    line_count: int,
+    url: str | None,
+    model: str | None,
+    revision: str | None,
+    work_dir: Path | None,
+    port: int | None,
+    max_payload_mb: float,
+    show_progress: bool,
+) -> LocalBatchSummary:
+    """The run against --url, or against an endpoint started (and stopped) for it."""
+    from zstc.local_batch import run_prepared_batch
+
+    if url:
+        return run_prepared_batch(
+            input_path=file,
+            output=output,
+            payloads=payloads,
+            line_count=line_count,
+            url=url,
+            progress=show_progress,
+        )
+    from zstc.local_commands import resolve_model
+    from zstc.local_endpoint import LocalEndpoint, LocalEndpointError, find_free_port
+
+    resolved = resolve_model(model=model, revision=revision, work_dir=work_dir)
+    info(f"starting a local endpoint on {resolved.description} ...")
+    try:
+        # The batch model's timeout and request size limit, as in a transform job.
+        with LocalEndpoint.for_batch(
+            resolved.model_dir,
+            port=port or find_free_port(),
+            max_payload_mb=max_payload_mb,
+            source=resolved.description,
+        ) as endpoint:
+            info(f"local endpoint ready at {endpoint.url}")
+            return run_prepared_batch(
+                input_path=file,
+                output=output,
+                payloads=payloads,
+                line_count=line_count,
+                url=endpoint.url,
+                progress=show_progress,
+            )
+    except LocalEndpointError as error:
+        raise CliError(str(error)) from error
