@@ -162,6 +162,7 @@ def wait_for_stop(
     still_running: Callable[[], bool],
     stop: threading.Event | None = None,
     exit_reason: Callable[[], str] | None = None,
+    health_problem: Callable[[], str | None] | None = None,
 ) -> int | None:
     """Blocks until SIGINT, SIGTERM or SIGHUP (or `stop` is set, for callers in a thread).
 
@@ -169,7 +170,8 @@ def wait_for_stop(
     the server in order. Should this process die instead (SIGKILL), the server's supervisor
     ends the server on its own (zstc/server_supervisor.py).
     Raises CliError when the server dies on its own, so `serve` never sits on a dead server;
-    exit_reason() says why, when given.
+    exit_reason() says why, when given. Raises CliError too when health_problem() names one
+    (a worker that stays Unhealthy behind a live front end, zstc/local_worker_health.py).
     """
     stop = stop or threading.Event()
     previous: dict[signal.Signals, Any] = {}
@@ -187,6 +189,9 @@ def wait_for_stop(
             if not still_running():
                 reason = exit_reason() if exit_reason is not None else "see its server log"
                 raise CliError(f"the local endpoint stopped unexpectedly: {reason}")
+            problem = health_problem() if health_problem is not None else None
+            if problem is not None:
+                raise CliError(problem)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

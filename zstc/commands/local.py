@@ -64,6 +64,13 @@ def model_options(function: click.decorators.FC) -> click.decorators.FC:
     show_default=True,
     help="With --as-batch-model: the transform job's MaxPayloadInMB.",
 )
+@click.option(
+    "--unhealthy-exit-after",
+    "unhealthy_exit_after",
+    type=click.FloatRange(min=1),
+    help="Stop with an error when GET /ping says Unhealthy for this many seconds (default: "
+    "the model server timeout + 30, at most 600).",
+)
 @global_options
 def serve(
     model: str | None,
@@ -73,6 +80,7 @@ def serve(
     log_dir: Path | None,
     as_batch_model: bool,
     max_payload_mb: int,
+    unhealthy_exit_after: float | None,
 ) -> int:
     """Serve a model on localhost with the container's model server (GET /ping, POST
     /invocations) until Ctrl-C, SIGTERM or a closed terminal.
@@ -82,6 +90,11 @@ def serve(
     """
     from zstc.local_commands import resolve_model, wait_for_stop
     from zstc.local_endpoint import LocalEndpoint, LocalEndpointError
+    from zstc.local_worker_health import (
+        WorkerHealthWatch,
+        default_unhealthy_limit_s,
+        read_ping_status,
+    )
 
     started = time.monotonic()
     resolved = resolve_model(model=model, revision=revision, work_dir=work_dir)
@@ -126,8 +139,17 @@ def serve(
                 f"serving at {endpoint.url} (GET /ping, POST /invocations) as the {model_kind} "
                 f"model ({timeout_s} s timeout); ready in {ready_s:.1f}s; Ctrl-C to stop"
             )
-        # Ctrl-C, SIGTERM and a closed terminal (SIGHUP) all stop the server in order.
-        wait_for_stop(still_running=lambda: endpoint.running, exit_reason=endpoint.exit_reason)
+        # Ctrl-C, SIGTERM and a closed terminal (SIGHUP) all stop the server in order; so does
+        # a worker that stays Unhealthy behind a front end that still answers.
+        watch = WorkerHealthWatch(
+            read_status=lambda: read_ping_status(endpoint.url),
+            unhealthy_limit_s=unhealthy_exit_after or default_unhealthy_limit_s(timeout_s),
+        )
+        wait_for_stop(
+            still_running=lambda: endpoint.running,
+            exit_reason=endpoint.exit_reason,
+            health_problem=watch.problem,
+        )
     finally:
         endpoint.stop()
         info("stopped")
