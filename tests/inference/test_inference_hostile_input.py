@@ -211,9 +211,7 @@ def test_a_template_is_checked_for_every_label_not_just_the_first(handler: Handl
     assert "labels" in outputs[1]
 
 
-@pytest.mark.parametrize(
-    "template", ["This is {}.", "{{literal}} then {}", "{0}"]
-)
+@pytest.mark.parametrize("template", ["This is {}.", "{{literal}} then {}", "{0}"])
 def test_templates_that_take_every_label_are_accepted(handler: Handler, template: str) -> None:
     outputs = _json_lines(handler, [_record("ok", hypothesis_template=template)])
 
