@@ -19,20 +19,25 @@ line; it never fails the other lines. Line rules, chosen for SageMaker batch tra
 - a body with no non-blank line at all is a request error (HTTP 400), since there is nothing
   to classify and nothing sensible to return.
 
-Limits, each answered with a 400 that names it:
+Limits, each answered with a 400 that names it (docs/limits.md has them all, with reasons):
 - candidate labels per text: ZSTC_MAX_CANDIDATE_LABELS (default 50);
-- (text, label) pairs per application/json request: ZSTC_MAX_PAIRS_PER_REQUEST (default 200).
-  One worker serves a request alone, and a real-time invocation must finish within 60 seconds;
-  docs/sizing.md derives the default. Larger work goes to batch transform as JSON Lines, whose
-  payloads are bounded by MaxPayloadInMB instead, so JSON Lines bodies are not capped here;
+- work per real-time request: ZSTC_MAX_PAIRS_PER_REQUEST (default 200) units, counted by one
+  rule for both content types (work_units): a (text, label) pair is a unit, and a JSON Lines
+  record counts at least one. One worker serves a request alone, and a real-time invocation
+  must finish within 60 seconds; docs/sizing.md derives the default. In batch transform
+  (SAGEMAKER_BATCH=true) JSON Lines payloads are bounded by MaxPayloadInMB instead;
+- the hypothesis template: at most MAX_TEMPLATE_CHARS, exactly one replacement field; each
+  hypothesis at most MAX_HYPOTHESIS_CHARS; all checked before anything is tokenized;
 - JSON numbers must be finite and integers at most MAX_INTEGER_DIGITS digits long; values nest
   at most MAX_JSON_DEPTH levels deep, so that anything parsed can be encoded again;
 - text, labels and template must be valid Unicode (no lone surrogates), since neither the
-  tokenizer nor the response encoder can take them.
+  tokenizer nor the response encoder can take them; bodies must be UTF-8 (a JSON Lines line
+  that is not is that line's error), and labels are compared in NFC form.
 
 Every error message names the field, the bad value and what is allowed, because the toolkit
-turns the message into the HTTP 400 body the caller sees. Messages are bounded in length and
-never carry raw Python exception text.
+turns the message into the HTTP 400 body the caller sees. Messages are bounded in length, speak
+JSON (null, an object), and never carry raw Python exception text. A JSON Lines error line is
+compact: the id and a short message, at most MAX_ERROR_LINE_EXPANSION times its input line.
 
 Lone surrogates: JSON may carry a lone UTF-16 surrogate as an escape ("\\ud800"), and json.loads
 turns it into a str that UTF-8 cannot encode. multi-model-server encodes every response body and
