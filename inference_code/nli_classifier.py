@@ -186,8 +186,10 @@ class NliClassifier(ZeroShotClassifier):
                 encoding = self.tokenizer(premise, hypothesis, truncation=False)
                 limit = self.tokenizer.model_max_length
                 if limit < _UNBOUNDED_LENGTH and len(encoding["input_ids"]) > limit:
+                    # Compact, as error lines are: the start of the hypothesis, not all of it.
+                    shown = hypothesis if len(hypothesis) <= 20 else hypothesis[:20] + "..."
                     return TaskFailure(
-                        message=f"hypothesis {hypothesis[:80]!r} is too long for the model: the "
+                        message=f"hypothesis {shown!r} is too long for the model: the "
                         f"text and hypothesis need {len(encoding['input_ids'])} tokens, the "
                         f"model takes {limit}; shorten the label or the hypothesis_template"
                     )
