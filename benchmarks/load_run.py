@@ -12,17 +12,23 @@ concurrency level, that many client threads send a fixed mix of bodies for a bou
 - a JSON request whose template has no {} (400);
 - a JSON request with one lone surrogate in a label (400 or 200, never 500).
 
-It reports requests per second, latency percentiles, every status that differs from the
-expected one, whether the model worker ever restarted (its pid), and the worker's resident
-memory before and after, so growth shows. Exit status 1 when any response was unexpected or
-the worker restarted.
+With --attacker, one more client sends the round-two attack bodies in a loop beside them
+(ATTACK_BODIES: 100,000 "{}" lines, an amplifying "{0}" template, 5,000 lines of 50 labels, a
+line that is not UTF-8, a JSON body with a bad byte, a gzip body), each of which once killed or
+hogged the worker; each must get its 400 (or 200 with the bad line in place).
 
-    .venv/bin/python benchmarks/load_run.py --concurrency 1 4 16 --seconds 60
+It reports requests per second, latency percentiles of the ordinary clients, every status that
+differs from the expected one, whether the model worker ever restarted (its pid), and the
+worker's resident memory before and after, so growth shows. Exit status 1 when any response was
+unexpected or the worker restarted.
+
+    .venv/bin/python benchmarks/load_run.py --concurrency 1 4 16 --seconds 60 --attacker
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import sys
 import tempfile
@@ -47,7 +53,7 @@ TEXT = "#newyearsresolution :: read more books, no scrolling fb/checking email b
 @dataclass(frozen=True)
 class Body:
     name: str
-    payload: str
+    payload: str | bytes
     content_type: str
     allowed_statuses: frozenset[int]
     expected_lines: int | None = None
@@ -111,6 +117,38 @@ BODIES = (
 )
 
 
+def _attack_bodies() -> tuple[Body, ...]:
+    labels_50 = [f"label {index}" for index in range(50)]
+    fifty_labels = json.dumps({"inputs": TEXT, "parameters": {"candidate_labels": labels_50}})
+    amplifying = {
+        "inputs": TEXT,
+        "parameters": {
+            "candidate_labels": [f"{index:02d}" + "L" * 98 for index in range(10)],
+            "hypothesis_template": "{0}" * 20_000,
+        },
+    }
+    good_line = json.dumps({"id": 1, **json.loads(_json(TEXT))}).encode()
+    bad_line = b'{"id": 2, "inputs": "caf\xe9", "parameters": {"candidate_labels": ["a"]}}'
+    bad_json = b'{"inputs": "caf\xe9", "parameters": {"candidate_labels": ["a", "b"]}}'
+    return (
+        Body("attack-100k-empty-objects", b"{}\n" * 100_000, JSON_LINES, frozenset({400})),
+        Body("attack-amplifying-template", json.dumps(amplifying), JSON, frozenset({400})),
+        Body("attack-5000x50-labels", _lines([fifty_labels] * 5_000), JSON_LINES, frozenset({400})),
+        Body(
+            "attack-bad-byte-line",
+            b"\n".join([good_line, bad_line, good_line]),
+            JSON_LINES,
+            frozenset({200}),
+            expected_lines=3,
+        ),
+        Body("attack-bad-byte-json", bad_json, JSON, frozenset({400})),
+        Body("attack-gzip", gzip.compress(good_line), JSON, frozenset({400})),
+    )
+
+
+ATTACK_BODIES = _attack_bodies()
+
+
 @dataclass
 class LevelResult:
     concurrency: int
@@ -118,6 +156,7 @@ class LevelResult:
     statuses: Counter[str] = field(default_factory=Counter)
     unexpected: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    attacks: int = 0
 
 
 def _check(body: Body, status: int, answer: bytes) -> str | None:
@@ -131,7 +170,12 @@ def _check(body: Body, status: int, answer: bytes) -> str | None:
 
 
 def run_level(
-    endpoint: LocalEndpoint, *, concurrency: int, seconds: float, max_requests: int
+    endpoint: LocalEndpoint,
+    *,
+    concurrency: int,
+    seconds: float,
+    max_requests: int,
+    attacker: bool = False,
 ) -> LevelResult:
     result = LevelResult(concurrency=concurrency)
     lock = threading.Lock()
@@ -161,7 +205,24 @@ def run_level(
                 if problem:
                     result.unexpected.append(problem)
 
+    def attack() -> None:
+        index = 0
+        while time.monotonic() < deadline:
+            body = ATTACK_BODIES[index % len(ATTACK_BODIES)]
+            index += 1
+            answer = endpoint.invoke(
+                body.payload, content_type=body.content_type, accept=body.content_type, timeout_s=90
+            )
+            problem = _check(body, answer.status, answer.body)
+            with lock:
+                result.attacks += 1
+                result.statuses[f"{body.name} {answer.status}"] += 1
+                if problem:
+                    result.unexpected.append(problem)
+
     threads = [threading.Thread(target=client, args=(n,)) for n in range(concurrency)]
+    if attacker:
+        threads.append(threading.Thread(target=attack))
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -200,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--seconds", type=float, default=60.0, help="per concurrency level")
     parser.add_argument("--max-requests", type=int, default=20_000, help="per level")
+    parser.add_argument(
+        "--attacker", action="store_true", help="one more client sending ATTACK_BODIES"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="zstc-load-") as scratch:
@@ -207,8 +271,11 @@ def main(argv: list[str] | None = None) -> int:
         with LocalEndpoint(model_dir, port=find_free_port()) as endpoint:
             worker = model_worker(endpoint)
             rss_start = worker.memory_info().rss
-            print("| clients | requests | req/s | p50 ms | p99 ms | unexpected | worker pid |")
-            print("|---:|---:|---:|---:|---:|---:|---|")
+            print(
+                "| clients | requests | req/s | p50 ms | p99 ms | attacks | unexpected "
+                "| worker pid |"
+            )
+            print("|---:|---:|---:|---:|---:|---:|---:|---|")
             failures: list[str] = []
             for concurrency in args.concurrency:
                 level = run_level(
@@ -216,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                     concurrency=concurrency,
                     seconds=args.seconds,
                     max_requests=args.max_requests,
+                    attacker=args.attacker,
                 )
                 current = model_worker(endpoint)
                 same_worker = current.pid == worker.pid
@@ -224,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{len(level.latencies_s) / level.seconds:.1f} | "
                     f"{1000 * percentile(level.latencies_s, 0.50):.0f} | "
                     f"{1000 * percentile(level.latencies_s, 0.99):.0f} | "
-                    f"{len(level.unexpected)} | {'same' if same_worker else 'RESTARTED'} |",
+                    f"{level.attacks} | {len(level.unexpected)} | "
+                    f"{'same' if same_worker else 'RESTARTED'} |",
                     flush=True,
                 )
                 failures += level.unexpected[:5]

@@ -14,6 +14,7 @@ from request_contract import (
     TextTask,
     bounded_message,
 )
+from request_deadline import Deadline
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,8 +53,13 @@ class ZeroShotClassifier(ABC):
     kind: str
 
     @abstractmethod
-    def classify_tasks(self, tasks: Sequence[TextTask]) -> list[Outcome]:
-        """One outcome per task, in order; a text that cannot be classified fails alone."""
+    def classify_tasks(
+        self, tasks: Sequence[TextTask], *, deadline: Deadline | None = None
+    ) -> list[Outcome]:
+        """One outcome per task, in order; a text that cannot be classified fails alone.
+
+        deadline: checked between token batches; DeadlineExceeded abandons the whole call.
+        """
 
     def classify(
         self,

@@ -19,7 +19,8 @@ Scores:
   similarity range, so recalibrate the threshold for yours; rankings do not depend on it.
 
 Hypothesis embeddings are cached across requests (LRU), since batch jobs reuse the same labels
-for every line.
+for every line. The cache is bounded by entries and by bytes (the hypothesis text and its
+vector), so long hypotheses cannot make the worker grow without bound.
 """
 
 from __future__ import annotations
@@ -36,12 +37,27 @@ import numpy as np
 import torch
 from classification_result import Outcome, ZeroShotClassifier, ranked
 from request_contract import TextTask
+from request_deadline import Deadline, no_deadline
 from token_batching import attention_mask, pad_right, plan_batches
 
 SINGLE_LABEL_TEMPERATURE = 0.05
 MULTI_LABEL_CENTER = 0.2
 MULTI_LABEL_WIDTH = 0.05
 DEFAULT_HYPOTHESIS_CACHE_SIZE = 4096
+# 4096 entries of a 384-dimension float32 vector and a 100-character hypothesis are about 7 MB;
+# 64 MiB leaves room for longer hypotheses and wider models, and stops there.
+DEFAULT_HYPOTHESIS_CACHE_BYTES = 64 * 1024 * 1024
+# What CPython and torch spend on one entry beyond the text's and the vector's bytes
+# (sys.getsizeof of an empty str and tensor object, and the OrderedDict link), rounded up.
+_CACHE_ENTRY_OVERHEAD_BYTES = 256
+
+
+def cache_entry_bytes(hypothesis: str, vector: torch.Tensor) -> int:
+    """What one cached hypothesis costs in memory, for the byte bound of the cache."""
+    text_bytes = len(hypothesis.encode("utf-8", "surrogatepass"))
+    return text_bytes + vector.element_size() * vector.nelement() + _CACHE_ENTRY_OVERHEAD_BYTES
+
+
 # Pooling modes this module implements, by their key in 1_Pooling/config.json, in the order
 # sentence-transformers concatenates them.
 _POOLING_KEYS = {
@@ -206,6 +222,7 @@ class EmbeddingClassifier(ZeroShotClassifier):
         device: torch.device,
         max_batch_tokens: int,
         hypothesis_cache_size: int = DEFAULT_HYPOTHESIS_CACHE_SIZE,
+        hypothesis_cache_bytes: int = DEFAULT_HYPOTHESIS_CACHE_BYTES,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -213,7 +230,9 @@ class EmbeddingClassifier(ZeroShotClassifier):
         self.device = device
         self.max_batch_tokens = max_batch_tokens
         self.hypothesis_cache_size = hypothesis_cache_size
+        self.hypothesis_cache_bytes = hypothesis_cache_bytes
         self._hypothesis_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._cached_bytes = 0
         self._cache_lock = threading.Lock()
         self.max_seq_length = layout.max_seq_length or self._default_max_seq_length()
         self._input_names = tuple(tokenizer.model_input_names)
@@ -224,7 +243,9 @@ class EmbeddingClassifier(ZeroShotClassifier):
         limits.append(self.tokenizer.model_max_length)
         return int(min(limits))
 
-    def classify_tasks(self, tasks: Sequence[TextTask]) -> list[Outcome]:
+    def classify_tasks(
+        self, tasks: Sequence[TextTask], *, deadline: Deadline | None = None
+    ) -> list[Outcome]:
         texts = list(dict.fromkeys(task.text for task in tasks))
         hypotheses = list(
             dict.fromkeys(
@@ -234,7 +255,7 @@ class EmbeddingClassifier(ZeroShotClassifier):
         hypothesis_vectors = self._lookup(hypotheses)
         missing = [hypothesis for hypothesis in hypotheses if hypothesis not in hypothesis_vectors]
         # Texts and new hypotheses share one batched pass through the encoder.
-        embedded = self.embed([*texts, *missing])
+        embedded = self.embed([*texts, *missing], deadline=deadline)
         text_vectors = dict(zip(texts, embedded[: len(texts)], strict=True))
         new_vectors = dict(zip(missing, embedded[len(texts) :], strict=True))
         self._remember(new_vectors)
@@ -255,8 +276,9 @@ class EmbeddingClassifier(ZeroShotClassifier):
             )
         return outcomes
 
-    def embed(self, sentences: Sequence[str]) -> torch.Tensor:
+    def embed(self, sentences: Sequence[str], *, deadline: Deadline | None = None) -> torch.Tensor:
         """Sentence embeddings (float32, on CPU), as sentence-transformers' encode() gives them."""
+        deadline = deadline or no_deadline()
         if not sentences:
             return torch.empty((0, 0))
         prepared = [(self.layout.default_prompt + sentence).strip() for sentence in sentences]
@@ -269,6 +291,7 @@ class EmbeddingClassifier(ZeroShotClassifier):
         lengths = [len(ids) for ids in encoded["input_ids"]]
         rows: list[torch.Tensor | None] = [None] * len(prepared)
         for batch in plan_batches(lengths=lengths, max_batch_tokens=self.max_batch_tokens):
+            deadline.check()
             inputs: dict[str, torch.Tensor] = {}
             for name in names:
                 sequences = [encoded[name][index] for index in batch]
@@ -309,10 +332,25 @@ class EmbeddingClassifier(ZeroShotClassifier):
     def _remember(self, vectors: dict[str, torch.Tensor]) -> None:
         with self._cache_lock:
             for hypothesis, vector in vectors.items():
+                if hypothesis in self._hypothesis_cache:
+                    old = self._hypothesis_cache.pop(hypothesis)
+                    self._cached_bytes -= cache_entry_bytes(hypothesis, old)
+                size = cache_entry_bytes(hypothesis, vector)
+                if size > self.hypothesis_cache_bytes:
+                    continue
                 self._hypothesis_cache[hypothesis] = vector
-                self._hypothesis_cache.move_to_end(hypothesis)
-            while len(self._hypothesis_cache) > self.hypothesis_cache_size:
-                self._hypothesis_cache.popitem(last=False)
+                self._cached_bytes += size
+            while self._hypothesis_cache and (
+                len(self._hypothesis_cache) > self.hypothesis_cache_size
+                or self._cached_bytes > self.hypothesis_cache_bytes
+            ):
+                evicted, vector = self._hypothesis_cache.popitem(last=False)
+                self._cached_bytes -= cache_entry_bytes(evicted, vector)
+
+    def cached_bytes(self) -> int:
+        """The memory the cache holds by cache_entry_bytes, at most hypothesis_cache_bytes."""
+        with self._cache_lock:
+            return self._cached_bytes
 
     def cached_hypotheses(self) -> tuple[str, ...]:
         """The hypotheses whose embeddings are cached, least recently used first."""

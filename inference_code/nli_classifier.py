@@ -23,11 +23,15 @@ import numpy as np
 import torch
 from classification_result import Outcome, TaskFailure, ZeroShotClassifier, ranked
 from request_contract import TextTask
+from request_deadline import Deadline, no_deadline
 from server_error_log import SERVER_ERROR_MESSAGE, log_server_error
 from token_batching import attention_mask, pad_right, plan_batches
 
 # transformers' marker for "this tokenizer has no real length limit".
 _UNBOUNDED_LENGTH = 10**12
+# Pairs tokenized per call, so the request deadline is checked while a large request is still
+# being tokenized (a 200-pair request of 1 MB texts tokenizes 200 MB).
+TOKENIZE_CHUNK_PAIRS = 64
 
 
 class ModelLoadError(RuntimeError):
@@ -97,7 +101,10 @@ class NliClassifier(ZeroShotClassifier):
         # Sequence-classification heads never reuse a decoder cache; building it costs time.
         self._extra_forward_args = {"use_cache": False} if "use_cache" in forward_parameters else {}
 
-    def classify_tasks(self, tasks: Sequence[TextTask]) -> list[Outcome]:
+    def classify_tasks(
+        self, tasks: Sequence[TextTask], *, deadline: Deadline | None = None
+    ) -> list[Outcome]:
+        deadline = deadline or no_deadline()
         premises: list[str] = []
         hypotheses: list[str] = []
         owners: list[int] = []
@@ -107,7 +114,13 @@ class NliClassifier(ZeroShotClassifier):
                 hypotheses.append(hypothesis)
                 owners.append(task_index)
         failures: dict[int, TaskFailure] = {}
-        encodings = self._tokenize_pairs(premises=premises, hypotheses=hypotheses)
+        encodings: list[dict[str, list[int]] | TaskFailure] = []
+        for start in range(0, len(premises), TOKENIZE_CHUNK_PAIRS):
+            deadline.check()
+            end = start + TOKENIZE_CHUNK_PAIRS
+            encodings.extend(
+                self._tokenize_pairs(premises=premises[start:end], hypotheses=hypotheses[start:end])
+            )
         for pair_index, encoding in enumerate(encodings):
             if isinstance(encoding, TaskFailure):
                 failures.setdefault(owners[pair_index], encoding)
@@ -116,7 +129,9 @@ class NliClassifier(ZeroShotClassifier):
             for index, encoding in enumerate(encodings)
             if not isinstance(encoding, TaskFailure) and owners[index] not in failures
         }
-        logits = self._pair_logits(encodings=runnable, owners=owners, failures=failures)
+        logits = self._pair_logits(
+            encodings=runnable, owners=owners, failures=failures, deadline=deadline
+        )
         outcomes: list[Outcome] = []
         start = 0
         for task_index, task in enumerate(tasks):
@@ -171,8 +186,10 @@ class NliClassifier(ZeroShotClassifier):
                 encoding = self.tokenizer(premise, hypothesis, truncation=False)
                 limit = self.tokenizer.model_max_length
                 if limit < _UNBOUNDED_LENGTH and len(encoding["input_ids"]) > limit:
+                    # Compact, as error lines are: the start of the hypothesis, not all of it.
+                    shown = hypothesis if len(hypothesis) <= 20 else hypothesis[:20] + "..."
                     return TaskFailure(
-                        message=f"hypothesis {hypothesis[:80]!r} is too long for the model: the "
+                        message=f"hypothesis {shown!r} is too long for the model: the "
                         f"text and hypothesis need {len(encoding['input_ids'])} tokens, the "
                         f"model takes {limit}; shorten the label or the hypothesis_template"
                     )
@@ -188,11 +205,13 @@ class NliClassifier(ZeroShotClassifier):
         encodings: dict[int, dict[str, list[int]]],
         owners: list[int],
         failures: dict[int, TaskFailure],
+        deadline: Deadline,
     ) -> dict[int, np.ndarray]:
         indices = list(encodings)
         lengths = [len(encodings[index]["input_ids"]) for index in indices]
         logits: dict[int, np.ndarray] = {}
         for batch in plan_batches(lengths=lengths, max_batch_tokens=self.max_batch_tokens):
+            deadline.check()
             pair_indices = [indices[position] for position in batch]
             try:
                 batch_logits = self._forward([encodings[index] for index in pair_indices])

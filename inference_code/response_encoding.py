@@ -18,11 +18,20 @@ classification ("sequence", "labels", "scores") or "error". The body has no newl
 last line: batch transform with AssembleWith=Line adds one after each payload's response, so a
 trailing newline of our own would leave a blank line in the .out file between payloads
 (docs.aws.amazon.com/sagemaker/latest/APIReference/API_TransformOutput.html, AssembleWith).
+
+Response size: multi-model-server refuses a worker reply larger than max_response_size
+(mms 1.1.11, ConfigManager.getMaxResponseSize: `getIntProperty(MMS_MAX_RESPONSE_SIZE,
+6553500)`; WorkerThread decodes the reply with ModelResponseDecoder(maxResponseSize), which
+fails with "Message size exceed limit"), answers HTTP 500 "Worker died." and restarts the
+worker, about 5 s without service. The environment variable MMS_MAX_RESPONSE_SIZE sets it
+(the toolkit enables enable_envvars_config). An answer that would not fit is refused here
+instead: a 400 that names the limit, and the worker lives on.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +44,33 @@ from request_contract import (
 
 # The toolkit's stand-in for a missing Accept header (content_types.JSON in the toolkit).
 TOOLKIT_DEFAULT_ACCEPT = JSON_CONTENT_TYPE
+MAX_RESPONSE_SIZE_ENV = "MMS_MAX_RESPONSE_SIZE"
+MMS_DEFAULT_MAX_RESPONSE_BYTES = 6_553_500
+
+
+def max_response_bytes_from_env(environ: dict[str, str] | None = None) -> int:
+    """MMS's response limit as the model server reads it: MMS_MAX_RESPONSE_SIZE or 6,553,500."""
+    environ = dict(os.environ) if environ is None else environ
+    raw = environ.get(MAX_RESPONSE_SIZE_ENV, "").strip()
+    if not raw:
+        return MMS_DEFAULT_MAX_RESPONSE_BYTES
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise ValueError(f"{MAX_RESPONSE_SIZE_ENV}={raw!r} is not allowed: use a positive integer")
+    return limit
+
+
+def check_response_size(body: str, *, max_response_bytes: int) -> None:
+    size = len(body.encode("utf-8"))
+    if size > max_response_bytes:
+        raise RequestError(
+            f"the answer would be {size} bytes, more than the model server's response limit "
+            f"of {max_response_bytes} bytes ({MAX_RESPONSE_SIZE_ENV}, multi-model-server's "
+            "max_response_size): send fewer records, texts or labels per request"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,10 +119,18 @@ def _dumps(value: Any) -> str:
     return escape_lone_surrogates(encoded)
 
 
-def encode_prediction(*, prediction: Prediction, accept: str | None) -> str:
+def encode_prediction(
+    *,
+    prediction: Prediction,
+    accept: str | None,
+    max_response_bytes: int = MMS_DEFAULT_MAX_RESPONSE_BYTES,
+) -> str:
     check_accept(accept, media_type=media_type_of(prediction))
     if isinstance(prediction, JsonLinesPrediction):
-        return "\n".join(_dumps(line) for line in prediction.lines)
-    if prediction.inputs_is_list:
-        return _dumps(list(prediction.results))
-    return _dumps(prediction.results[0])
+        body = "\n".join(_dumps(line) for line in prediction.lines)
+    elif prediction.inputs_is_list:
+        body = _dumps(list(prediction.results))
+    else:
+        body = _dumps(prediction.results[0])
+    check_response_size(body, max_response_bytes=max_response_bytes)
+    return body

@@ -6,6 +6,11 @@ Bodies hold what broke the endpoint before: lone surrogates (as JSON escapes), N
 templates ({0.x}, {0[a]}, {0[3]}, {} and {}), control and separator characters (U+2028, U+2029,
 U+0085, NUL, CR), huge strings, missing and mistyped fields, and lines that are not JSON.
 
+Round two adds what crashed or hogged the worker next: templates that multiply every label
+("{0}" thousands of times), bodies whose answer would be oversized (many records, many pairs),
+and a line that is not valid UTF-8 among good ones. Error lines must stay compact: at most
+MAX_ERROR_LINE_EXPANSION times their input line.
+
 Each generated JSON Lines line comes with the id the answer must carry: the generated id when
 the line is valid JSON of a representable value, null when it is not. Which lines classify and
 which fail is the request contract's business; the checks here hold for every answer.
@@ -60,6 +65,24 @@ HOSTILE_STRINGS = (
     "",
 )
 MAX_ERROR_CHARS = 500
+# An error line, newline included, is at most this many times its input line (the request
+# contract's MAX_ERROR_LINE_EXPANSION).
+MAX_ERROR_LINE_EXPANSION = 33
+# The real-time cap on work per request (pairs, and at least one per JSON Lines record).
+MAX_WORK_PER_REQUEST = 200
+# Templates that multiply every label before tokenization, and an over-long one.
+AMPLIFYING_TEMPLATES = ("{0}" * 5000, "{0} " * 40, "x" * 400 + "{}", "{}" + "\u00e9" * 400)
+# Bytes that are never valid UTF-8 where they stand: a lone continuation byte, a start byte
+# with no continuation, an overlong encoding, a surrogate encoded as UTF-8, bytes FE and FF.
+INVALID_UTF8 = (
+    b"\x80",
+    b"\xe9",
+    b"\xc0\xaf",
+    b"\xed\xa0\x80",
+    b"\xfe",
+    b"\xff",
+    b"\xf4\x90\x80\x80",
+)
 # Python's wording for failures these bodies used to cause; none may reach a caller.
 RAW_EXCEPTION_TEXT = (
     "Traceback",
@@ -122,8 +145,8 @@ label_lists = mostly(
     st.one_of(st.lists(hostile_text, max_size=4), hostile_text, json_values),
 )
 templates = mostly(
-    st.sampled_from(["This example is {}.", "{}", "{0} or {0}", "{{x}} {}", "\u2028{}\x85"]),
-    st.one_of(hostile_text, json_values),
+    st.sampled_from(["This example is {}.", "{}", "{0}", "{{x}} {}", "\u2028{}\x85"]),
+    st.one_of(hostile_text, json_values, st.sampled_from(AMPLIFYING_TEMPLATES)),
 )
 texts = mostly(valid_text, st.one_of(hostile_text, json_values))
 
@@ -141,6 +164,16 @@ class FuzzLine:
     text: str
     # The id the output line must carry.
     expected_id: Any
+    # The line's bytes when they are not text.encode() (a line that is not valid UTF-8).
+    raw: bytes | None = None
+
+    @property
+    def data(self) -> bytes:
+        return self.raw if self.raw is not None else self.text.encode("utf-8")
+
+
+def json_lines_body(lines: list[FuzzLine]) -> bytes:
+    return b"\n".join(line.data for line in lines) + b"\n"
 
 
 @st.composite
@@ -172,6 +205,45 @@ def json_lines_line(draw: st.DrawFn) -> FuzzLine:
 
 
 json_lines_bodies = st.lists(json_lines_line(), min_size=1, max_size=6)
+
+
+@st.composite
+def bad_byte_line(draw: st.DrawFn) -> FuzzLine:
+    """A record with one byte sequence that is not UTF-8 spliced in; its answer is an error."""
+    record = json.dumps(
+        {
+            "id": draw(st.integers()),
+            "inputs": draw(valid_text),
+            "parameters": {"candidate_labels": ["a", "b"]},
+        },
+        ensure_ascii=False,
+    ).encode()
+    at = draw(st.integers(min_value=0, max_value=len(record)))
+    return FuzzLine("", None, raw=record[:at] + draw(st.sampled_from(INVALID_UTF8)) + record[at:])
+
+
+@st.composite
+def bodies_with_one_bad_byte_line(draw: st.DrawFn) -> list[FuzzLine]:
+    """Good and hostile lines around one line that is not valid UTF-8."""
+    lines = draw(st.lists(json_lines_line(), min_size=1, max_size=5))
+    lines.insert(draw(st.integers(min_value=0, max_value=len(lines))), draw(bad_byte_line()))
+    return lines
+
+
+@st.composite
+def oversized_json_lines_body(draw: st.DrawFn) -> bytes:
+    """More work than one real-time request may carry: records past the cap (error lines
+    count one each) or pairs past it. Once, such bodies made answers over the model server's
+    response limit and killed the worker."""
+    kind = draw(st.integers(min_value=0, max_value=2))
+    if kind == 0:
+        line = draw(st.sampled_from([b"{}", b"", b"x", b"[]", b'{"id": 1}']))
+        count = draw(st.integers(min_value=MAX_WORK_PER_REQUEST + 1, max_value=20_000))
+        return (line + b"\n") * count
+    labels = [f"label {index}" for index in range(draw(st.integers(min_value=5, max_value=50)))]
+    record = json.dumps({"inputs": "t", "parameters": {"candidate_labels": labels}}).encode()
+    count = MAX_WORK_PER_REQUEST // len(labels) + draw(st.integers(min_value=1, max_value=300))
+    return (record + b"\n") * count
 
 
 @st.composite
@@ -212,14 +284,19 @@ def check_json_lines_answer(lines: list[FuzzLine], response: str) -> list[str]:
 
     Returns each line's outcome, "classified" or "error", for the run's tally.
     """
-    outputs = [json.loads(line) for line in response.split("\n")]
+    answer_lines = response.split("\n")
+    outputs = [json.loads(line) for line in answer_lines]
     assert len(outputs) == len(lines), "exactly one output line per input line"
     outcomes = []
-    for line, output in zip(lines, outputs, strict=True):
+    for line, output, answer_line in zip(lines, outputs, answer_lines, strict=True):
         assert output["id"] == line.expected_id, (line.text[:200], output)
         if "error" in output:
             assert set(output) == {"id", "error"}
             check_error_message(output["error"])
+            out_bytes = len(answer_line.encode("utf-8")) + 1
+            assert out_bytes <= MAX_ERROR_LINE_EXPANSION * (len(line.data) + 1), (line.data, output)
+            if line.raw is not None:
+                assert "not valid UTF-8" in output["error"], output
             outcomes.append("error")
         else:
             check_classification(output)

@@ -27,13 +27,14 @@ Batch: the transform job's ModelClientConfig.InvocationsTimeoutInSeconds is at m
 model server gives up at the same moment as the job, so both use one number.
 
 Batch responses: MMS refuses a worker's response larger than max_response_size, 6,553,500 bytes
-by default (ConfigManager.getMaxResponseSize; WorkerThread decodes the worker's reply with
-ModelResponseDecoder(maxResponseSize), which fails with "Message size exceed limit"), and the
-client gets HTTP 500 "Worker died.". The toolkit sets the request limit from the payload size
-but never the response limit. A JSON Lines answer is larger than its request (each label gains
-a score), so a full 6 MB payload can exceed it and fail the whole file. The batch model
-therefore sets MMS_MAX_RESPONSE_SIZE: MMS reads MMS_* variables over its properties because the
-toolkit's default-mms.properties enables enable_envvars_config (ConfigManager.setSystemVars).
+by default (ConfigManager.getMaxResponseSize: `getIntProperty(MMS_MAX_RESPONSE_SIZE, 6553500)`;
+WorkerThread decodes the worker's reply with ModelResponseDecoder(maxResponseSize), which fails
+with "Message size exceed limit"), and the client gets HTTP 500 "Worker died.". The toolkit sets
+the request limit from the payload size but never the response limit. The batch model
+therefore sets MMS_MAX_RESPONSE_SIZE: MMS reads MMS_* variables over its properties because
+the toolkit's default-mms.properties enables enable_envvars_config (ConfigManager.setSystemVars).
+The worker refuses, with a 400 naming the limit, any answer that would still exceed it
+(inference_code/response_encoding.py), so no answer kills the worker.
 """
 
 from __future__ import annotations
@@ -41,15 +42,31 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from zstc.bundled_code import request_contract
+
+# One source of truth for how much an error line may grow: the request contract's.
+MAX_ERROR_LINE_EXPANSION: int = request_contract().MAX_ERROR_LINE_EXPANSION
+
 # SageMaker cuts a real-time invocation at 60 s (InvokeEndpoint API reference).
 REAL_TIME_INVOCATION_LIMIT_SECONDS = 60
 # The CreateTransformJob API's maximum for ModelClientConfig.InvocationsTimeoutInSeconds.
 MAX_TRANSFORM_INVOCATION_TIMEOUT_SECONDS = 3600
 
-# MaxPayloadInMB's maximum is 100 MB. A response line is at most about 9 times its request line
-# (a one-character label costs 4 bytes in the request, and gains a score of up to 24 characters
-# and a comma in the response), so 1 GiB holds the answer to any payload the job can send.
-MAX_BATCH_RESPONSE_BYTES = 1024 * 1024 * 1024
+# The batch response limit, from the worst case: a payload of nothing but error lines. The
+# request contract bounds an error line at MAX_ERROR_LINE_EXPANSION (33) times its input line,
+# newlines included; a blank line sets that factor (1 byte in, {"id":null,"error":"blank
+# line"} and a newline, 33 bytes, out). A successful line is smaller relative to its input:
+# at most about 9 times, for one-character labels. MaxPayloadInMB's maximum is 100, so the
+# worst answer is 33 x 100 MiB = 3,460,300,800 bytes. MMS parses the limit as a Java int
+# (Integer.parseInt in ConfigManager.getIntProperty; a larger value stops MMS at start-up), so
+# the limit is the int maximum, 2,147,483,647 bytes: every answer to a payload of up to 62 MiB
+# fits, including the defaults (1 MB for NLI, 6 MB for embedding models: at most 33 MiB and
+# 198 MiB of error lines). Above 62 MiB, a payload of mostly error lines gets the worker's 400
+# naming the limit, which fails that file as any failed payload does; the worker lives on.
+JAVA_INT_MAX = 2**31 - 1
+MAX_TRANSFORM_PAYLOAD_MB = 100
+WORST_CASE_BATCH_RESPONSE_BYTES = MAX_ERROR_LINE_EXPANSION * MAX_TRANSFORM_PAYLOAD_MB * 1024 * 1024
+MAX_BATCH_RESPONSE_BYTES = min(JAVA_INT_MAX, WORST_CASE_BATCH_RESPONSE_BYTES)
 
 TIMEOUT_SECONDS_ENV = "SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS"
 TIMEOUT_MINUTES_ENV = "SAGEMAKER_MODEL_SERVER_TIMEOUT"

@@ -126,9 +126,9 @@ def test_label_embeddings_are_cached_across_requests(
     embedded: list[str] = []
     original_embed = small.embed
 
-    def counting_embed(sentences: Any) -> torch.Tensor:
+    def counting_embed(sentences: Any, **options: Any) -> torch.Tensor:
         embedded.extend(sentences)
-        return original_embed(sentences)
+        return original_embed(sentences, **options)
 
     monkeypatch.setattr(small, "embed", counting_embed)
     first = small.classify(["get fit"], ["Health", "Career"])
@@ -210,3 +210,24 @@ def test_default_prompt_is_prepended_like_sentence_transformers(
         sentences, convert_to_tensor=True
     )
     assert torch.allclose(ours.embed(sentences), expected.cpu(), atol=1e-5)
+
+
+def test_the_hypothesis_cache_is_bounded_by_bytes(minilm_model_dir: Path) -> None:
+    from embedding_classifier import cache_entry_bytes
+
+    small = load_classifier(minilm_model_dir, precision="fp32", warm_up=False)
+    assert isinstance(small, EmbeddingClassifier)
+    vector_bytes = 384 * 4
+    small.hypothesis_cache_bytes = 3 * (vector_bytes + 256 + 200)
+    long_labels = [f"{index} " + "long label " * 60 for index in range(4)]
+
+    small.classify(["get fit"], ["Health", "Career"])
+    small.classify(["get fit"], long_labels)
+
+    assert small.cached_bytes() <= small.hypothesis_cache_bytes
+    # Long entries cost about 2.5 KB each, so two fit; the short ones, used least recently, went.
+    assert "This example is Health." not in small.cached_hypotheses()
+    entries = small.cached_hypotheses()
+    assert small.cached_bytes() == sum(
+        cache_entry_bytes(h, small._hypothesis_cache[h]) for h in entries
+    )

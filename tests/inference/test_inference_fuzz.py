@@ -20,12 +20,16 @@ from collections.abc import Iterator
 
 import pytest
 from fuzz_bodies import (
+    MAX_WORK_PER_REQUEST,
     FuzzLine,
+    bodies_with_one_bad_byte_line,
     check_error_message,
     check_json_answer,
     check_json_lines_answer,
     json_body,
     json_lines_bodies,
+    json_lines_body,
+    oversized_json_lines_body,
 )
 from hypothesis import HealthCheck, given, settings
 from inference_test_support import FakeMmsContext, handle, toolkit_handler_service
@@ -71,14 +75,14 @@ def tally() -> Iterator[Counter[str]]:
 def send_json_lines(handler: Handler, lines: list[FuzzLine], tally: Counter[str]) -> None:
     tally["JSON Lines bodies"] += 1
     tally["JSON Lines lines"] += len(lines)
-    body = "\n".join(line.text for line in lines) + "\n"
-    if not any(line.text.strip() for line in lines):
+    body = json_lines_body(lines)
+    if not any(line.data.strip() for line in lines):
         with pytest.raises(PredictionException) as raised:
-            handle(handler, body.encode("utf-8"), content_type=JSON_LINES, accept=JSON_LINES)
+            handle(handler, body, content_type=JSON_LINES, accept=JSON_LINES)
         assert raised.value.error_code == 400
         assert "no JSON Lines records" in raised.value.message
         return
-    response = handle(handler, body.encode("utf-8"), content_type=JSON_LINES, accept=JSON_LINES)
+    response = handle(handler, body, content_type=JSON_LINES, accept=JSON_LINES)
     outcomes = check_json_lines_answer(lines, response)
     tally.update(f"JSON Lines {outcome} lines" for outcome in outcomes)
 
@@ -108,3 +112,24 @@ def test_fuzz_json_lines_in_process(
 @given(body=json_body())
 def test_fuzz_json_in_process(handler: Handler, tally: Counter[str], body: str) -> None:
     send_json(handler, body, tally)
+
+
+@FUZZ_SETTINGS
+@given(lines=bodies_with_one_bad_byte_line())
+def test_fuzz_a_line_that_is_not_utf8_fails_alone_in_process(
+    handler: Handler, tally: Counter[str], lines: list[FuzzLine]
+) -> None:
+    send_json_lines(handler, lines, tally)
+
+
+@settings(FUZZ_SETTINGS, max_examples=25)
+@given(body=oversized_json_lines_body())
+def test_fuzz_oversized_json_lines_get_400_naming_the_limit_in_process(
+    handler: Handler, tally: Counter[str], body: bytes
+) -> None:
+    tally["oversized JSON Lines bodies"] += 1
+    with pytest.raises(PredictionException) as raised:
+        handle(handler, body, content_type=JSON_LINES, accept=JSON_LINES)
+    assert raised.value.error_code == 400
+    check_error_message(str(raised.value.message))
+    assert f"limit of {MAX_WORK_PER_REQUEST} per real-time request" in raised.value.message

@@ -105,7 +105,7 @@ def test_json_lines_keeps_one_record_per_line_and_ignores_only_the_final_newline
     parsed = _parse(f"{good}\n\n  \n{good}\n", "application/jsonlines")
     assert isinstance(parsed, JsonLinesRequest)
     assert [record.error is None for record in parsed.records] == [True, False, False, True]
-    assert parsed.records[1].error == "blank line: expected one JSON object per line"
+    assert parsed.records[1].error == "blank line"
 
 
 def test_json_lines_split_only_at_newlines() -> None:

@@ -116,7 +116,8 @@ def test_comma_separated_labels_and_custom_template(
     [
         (b'{"inputs": "x", "parameters": ', "application/json", "not valid JSON"),
         (b"", "application/json", "body is empty"),
-        (b"\xff\xfe{}", "application/json; charset=utf-8", "not valid UTF-8"),
+        (b"\xff\xfe{}", "application/json; charset=utf-8", "UTF-16 (byte order mark FF FE)"),
+        (b"{\xff}", "application/json", "not valid UTF-8: byte 0xFF at byte offset 1"),
         (b'["a"]', "application/json", "must be a JSON object"),
         (_json({"parameters": GOOD_PARAMETERS}), "application/json", '"inputs" is missing'),
         (_json({"inputs": 42, "parameters": GOOD_PARAMETERS}), "application/json", '"inputs"'),

@@ -89,7 +89,7 @@ def test_the_loser_of_a_race_for_a_port_fails_fast_says_so_and_leaves_nothing(
         elapsed_s = time.monotonic() - started
 
     message = str(raised.value)
-    assert message.startswith(f"port: {port} on 127.0.0.1 is already in use by another process")
+    assert message.startswith(f"--port {port}: the port is already in use on 127.0.0.1")
     assert elapsed_s < OLD_PORT_RELEASE_WAIT_S
     # The failed start keeps its temporary log and says where it is.
     assert loser.log_dir is not None and str(loser.server_log) in message

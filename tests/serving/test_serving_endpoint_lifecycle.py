@@ -94,7 +94,7 @@ def test_a_port_in_use_is_reported_before_starting(model_dir: Path) -> None:
         squatter.bind(("127.0.0.1", port))
         squatter.listen()
 
-        with pytest.raises(LocalEndpointError, match=f"port: {port} .* already in use"):
+        with pytest.raises(LocalEndpointError, match=f"--port {port}: the port is already in use"):
             LocalEndpoint(model_dir, port=port).start()
 
 

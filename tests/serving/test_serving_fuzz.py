@@ -21,12 +21,16 @@ from pathlib import Path
 
 import pytest
 from fuzz_bodies import (
+    MAX_WORK_PER_REQUEST,
     FuzzLine,
+    bodies_with_one_bad_byte_line,
     check_error_message,
     check_json_answer,
     check_json_lines_answer,
     json_body,
     json_lines_bodies,
+    json_lines_body,
+    oversized_json_lines_body,
 )
 from hypothesis import HealthCheck, given, settings
 
@@ -89,11 +93,14 @@ def _assert_worker_alive(endpoint: LocalEndpoint) -> None:
 def test_fuzz_json_lines_on_the_model_server(
     endpoint: LocalEndpoint, tally: Counter[str], lines: list[FuzzLine]
 ) -> None:
-    body = "\n".join(line.text for line in lines) + "\n"
-    answer = endpoint.invoke(body, content_type=JSON_LINES, accept=JSON_LINES)
+    _send_json_lines(endpoint, tally, lines)
+
+
+def _send_json_lines(endpoint: LocalEndpoint, tally: Counter[str], lines: list[FuzzLine]) -> None:
+    answer = endpoint.invoke(json_lines_body(lines), content_type=JSON_LINES, accept=JSON_LINES)
     tally["JSON Lines bodies"] += 1
     tally["JSON Lines lines"] += len(lines)
-    if not any(line.text.strip() for line in lines):
+    if not any(line.data.strip() for line in lines):
         assert answer.status == 400, answer.text
         return
     assert answer.status == 200, answer.text
@@ -117,6 +124,27 @@ def test_fuzz_json_on_the_model_server(
         return
     assert answer.content_type == JSON
     check_json_answer(body, answer.text)
+
+
+@settings(SERVER_FUZZ_SETTINGS, max_examples=10)
+@given(lines=bodies_with_one_bad_byte_line())
+def test_fuzz_a_line_that_is_not_utf8_fails_alone_on_the_model_server(
+    endpoint: LocalEndpoint, tally: Counter[str], lines: list[FuzzLine]
+) -> None:
+    _send_json_lines(endpoint, tally, lines)
+
+
+@settings(SERVER_FUZZ_SETTINGS, max_examples=8)
+@given(body=oversized_json_lines_body())
+def test_fuzz_oversized_json_lines_get_400_on_the_model_server(
+    endpoint: LocalEndpoint, tally: Counter[str], body: bytes
+) -> None:
+    answer = endpoint.invoke(body, content_type=JSON_LINES, accept=JSON_LINES)
+    tally["oversized JSON Lines bodies"] += 1
+    assert answer.status == 400, answer.text[:500]
+    message = json.loads(answer.body)["message"]
+    check_error_message(message)
+    assert f"limit of {MAX_WORK_PER_REQUEST} per real-time request" in message
 
 
 def test_the_worker_survived_the_fuzz_run(endpoint: LocalEndpoint) -> None:

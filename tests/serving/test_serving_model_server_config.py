@@ -8,6 +8,7 @@ environment the local endpoint gives its server, and compare what MMS would be t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,46 @@ def test_minutes_are_the_seconds_rounded_up() -> None:
     assert ModelServerSettings(timeout_seconds=15).timeout_minutes == 1
     with pytest.raises(ValueError, match="timeout_seconds: 0 must be at least 1"):
         ModelServerSettings(timeout_seconds=0)
+
+
+def test_the_batch_response_limit_covers_all_error_payloads_and_fits_mms() -> None:
+    from zstc.bundled_code import request_contract
+    from zstc.model_server_settings import (
+        JAVA_INT_MAX,
+        MAX_BATCH_RESPONSE_BYTES,
+        WORST_CASE_BATCH_RESPONSE_BYTES,
+    )
+
+    contract = request_contract()
+    # The factor is the contract's: a blank line (1 byte with its newline) gets the shortest
+    # error line, 33 bytes with its newline.
+    blank = contract.parse_json_line(line="", max_candidate_labels=50)
+    error_line = json.dumps({"id": None, "error": blank.error}, separators=(",", ":"))
+    assert len(error_line) + 1 == contract.MAX_ERROR_LINE_EXPANSION == 33
+    assert WORST_CASE_BATCH_RESPONSE_BYTES == 33 * 100 * 1024 * 1024
+    # MMS parses the limit with Integer.parseInt: it must be a Java int.
+    assert MAX_BATCH_RESPONSE_BYTES == JAVA_INT_MAX == 2_147_483_647
+    assert BATCH_MODEL_SERVER.environment()["MMS_MAX_RESPONSE_SIZE"] == "2147483647"
+    for default_payload_mb in (1, 6, 62):
+        assert 33 * default_payload_mb * 1024 * 1024 <= MAX_BATCH_RESPONSE_BYTES
+
+
+def test_the_inference_code_reads_the_variables_these_settings_write() -> None:
+    from zstc.bundled_code import inference_module
+    from zstc.model_server_settings import (
+        MAX_RESPONSE_SIZE_ENV,
+        TIMEOUT_MINUTES_ENV,
+        TIMEOUT_SECONDS_ENV,
+    )
+
+    deadline = inference_module("request_deadline")
+    encoding = inference_module("response_encoding")
+    assert (deadline.TIMEOUT_SECONDS_ENV, deadline.TIMEOUT_MINUTES_ENV) == (
+        TIMEOUT_SECONDS_ENV,
+        TIMEOUT_MINUTES_ENV,
+    )
+    assert encoding.MAX_RESPONSE_SIZE_ENV == MAX_RESPONSE_SIZE_ENV
+    environment = REAL_TIME_MODEL_SERVER.environment()
+    assert deadline.model_server_timeout_seconds(environment) == 60
+    assert deadline.model_server_timeout_seconds({TIMEOUT_MINUTES_ENV: "2"}) == 120
+    assert encoding.max_response_bytes_from_env(BATCH_MODEL_SERVER.environment()) == 2**31 - 1

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from zstc.cli.context import info, output_option, progress_enabled, settings
 from zstc.cli_errors import CliError
+
+if TYPE_CHECKING:
+    from zstc.local.batch import LocalBatchSummary, OutputTarget, Payload
 
 # multi-model-server 1.1.11 refuses ports from 32767 up (zstc/local/endpoint.py, MAX_PORT);
 # the same bound here stops such a port at the command line, with exit 2.
@@ -61,6 +65,13 @@ def model_options(function: click.decorators.FC) -> click.decorators.FC:
     show_default=True,
     help="With --as-batch-model: the transform job's MaxPayloadInMB.",
 )
+@click.option(
+    "--unhealthy-exit-after",
+    "unhealthy_exit_after",
+    type=click.FloatRange(min=1),
+    help="Stop with an error when GET /ping says Unhealthy for this many seconds (default: "
+    "the model server timeout + 30, at most 600).",
+)
 @output_option
 def serve(
     model: str | None,
@@ -70,6 +81,7 @@ def serve(
     log_dir: Path | None,
     as_batch_model: bool,
     max_payload_mb: int,
+    unhealthy_exit_after: float | None,
 ) -> int:
     """Serve a model on localhost with the container's model server (GET /ping, POST
     /invocations) until Ctrl-C, SIGTERM or a closed terminal.
@@ -79,6 +91,11 @@ def serve(
     """
     from zstc.local.endpoint import LocalEndpoint, LocalEndpointError
     from zstc.local.stop_signals import wait_for_stop
+    from zstc.local.worker_health import (
+        WorkerHealthWatch,
+        default_unhealthy_limit_s,
+        read_ping_status,
+    )
     from zstc.models.model_sources import resolve_model
 
     started = time.monotonic()
@@ -124,8 +141,17 @@ def serve(
                 f"serving at {endpoint.url} (GET /ping, POST /invocations) as the {model_kind} "
                 f"model ({timeout_s} s timeout); ready in {ready_s:.1f}s; Ctrl-C to stop"
             )
-        # Ctrl-C, SIGTERM and a closed terminal (SIGHUP) all stop the server in order.
-        wait_for_stop(still_running=lambda: endpoint.running, exit_reason=endpoint.exit_reason)
+        # Ctrl-C, SIGTERM and a closed terminal (SIGHUP) all stop the server in order; so does
+        # a worker that stays Unhealthy behind a front end that still answers.
+        watch = WorkerHealthWatch(
+            read_status=lambda: read_ping_status(endpoint.url),
+            unhealthy_limit_s=unhealthy_exit_after or default_unhealthy_limit_s(timeout_s),
+        )
+        wait_for_stop(
+            still_running=lambda: endpoint.running,
+            exit_reason=endpoint.exit_reason,
+            health_problem=watch.problem,
+        )
     finally:
         endpoint.stop()
         info("stopped")
@@ -170,9 +196,13 @@ def batch(
     fail_on_errors: bool,
 ) -> int:
     """Run FILE through a local endpoint with batch-transform semantics (MultiRecord payloads,
-    one output line per input line, in order)."""
+    one output line per input line, in order).
+
+    OUT is written only when every line was answered: after a failure, Ctrl-C or SIGTERM there
+    is no OUT (an older one is removed when the run starts) and no OUT.partial."""
     from zstc.endpoint_client import parse_labels
-    from zstc.local.batch import run_local_batch
+    from zstc.local.batch import OutputTarget, read_and_pack
+    from zstc.local.stop_signals import EXIT_TERMINATED, Terminated, sigterm_raises
 
     if url and model:
         raise CliError("--url and --model are alternatives; give one", exit_code=2)
@@ -188,42 +218,90 @@ def batch(
         max_payload_mb = float(limit.mb)
         info(f"MaxPayloadInMB {limit.mb}: {limit.source} (--max-payload-mb to change)")
     show_progress = not no_progress and progress_enabled()
-    if url:
-        summary = run_local_batch(
-            input_path=file,
-            output_path=output_file,
-            url=url,
-            max_payload_mb=max_payload_mb,
-            progress=show_progress,
-            default_labels=default_labels,
-        )
-    else:
-        from zstc.local.endpoint import LocalEndpoint, LocalEndpointError, find_free_port
-        from zstc.models.model_sources import resolve_model
-
-        resolved = resolve_model(model=model, revision=revision, work_dir=work_dir)
-        info(f"starting a local endpoint on {resolved.description} ...")
-        try:
-            # The batch model's timeout and request size limit, as in a transform job.
-            with LocalEndpoint.for_batch(
-                resolved.model_dir,
-                port=port or find_free_port(),
+    # Everything that can be checked is checked before a server starts.
+    line_count, payloads = read_and_pack(
+        input_path=file, max_payload_mb=max_payload_mb, default_labels=default_labels
+    )
+    output = OutputTarget(path=output_file)
+    try:
+        with sigterm_raises():
+            output.prepare(expected_bytes=file.stat().st_size)
+            summary = _run_batch(
+                file=file,
+                output=output,
+                payloads=payloads,
+                line_count=line_count,
+                url=url,
+                model=model,
+                revision=revision,
+                work_dir=work_dir,
+                port=port,
                 max_payload_mb=max_payload_mb,
-                source=resolved.description,
-            ) as endpoint:
-                info(f"local endpoint ready at {endpoint.url}")
-                summary = run_local_batch(
-                    input_path=file,
-                    output_path=output_file,
-                    url=endpoint.url,
-                    max_payload_mb=max_payload_mb,
-                    progress=show_progress,
-                    default_labels=default_labels,
-                )
-        except LocalEndpointError as error:
-            raise CliError(str(error)) from error
+                show_progress=show_progress,
+            )
+    except Terminated as stop:
+        output.discard()
+        raise CliError(
+            f"terminated by {stop.signal_name}: the run stopped and {output_file} was not written",
+            exit_code=EXIT_TERMINATED,
+        ) from None
+    except BaseException:
+        output.discard()
+        raise
     if settings().json_output:
         click.echo(json.dumps(summary.as_dict()))
     else:
         click.echo(summary.describe())
     return 1 if fail_on_errors and summary.errors else 0
+
+
+def _run_batch(
+    *,
+    file: Path,
+    output: OutputTarget,
+    payloads: list[Payload],
+    line_count: int,
+    url: str | None,
+    model: str | None,
+    revision: str | None,
+    work_dir: Path | None,
+    port: int | None,
+    max_payload_mb: float,
+    show_progress: bool,
+) -> LocalBatchSummary:
+    """The run against --url, or against an endpoint started (and stopped) for it."""
+    from zstc.local.batch import run_prepared_batch
+
+    if url:
+        return run_prepared_batch(
+            input_path=file,
+            output=output,
+            payloads=payloads,
+            line_count=line_count,
+            url=url,
+            progress=show_progress,
+        )
+    from zstc.local.endpoint import LocalEndpoint, LocalEndpointError, find_free_port
+    from zstc.models.model_sources import resolve_model
+
+    resolved = resolve_model(model=model, revision=revision, work_dir=work_dir)
+    info(f"starting a local endpoint on {resolved.description} ...")
+    try:
+        # The batch model's timeout and request size limit, as in a transform job.
+        with LocalEndpoint.for_batch(
+            resolved.model_dir,
+            port=port or find_free_port(),
+            max_payload_mb=max_payload_mb,
+            source=resolved.description,
+        ) as endpoint:
+            info(f"local endpoint ready at {endpoint.url}")
+            return run_prepared_batch(
+                input_path=file,
+                output=output,
+                payloads=payloads,
+                line_count=line_count,
+                url=endpoint.url,
+                progress=show_progress,
+            )
+    except LocalEndpointError as error:
+        raise CliError(str(error)) from error

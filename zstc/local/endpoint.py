@@ -426,8 +426,8 @@ class LocalEndpoint:
 
     def _port_in_use(self, host: str, port: int) -> LocalEndpointError:
         return LocalEndpointError(
-            f"port: {port} on {host} is already in use by another process; stop that process "
-            "or choose another port (zstc.local.endpoint.find_free_port finds a free one)"
+            f"--port {port}: the port is already in use on {host} by another process; stop "
+            "that process or choose another port with --port"
         )
 
     def _ping_status(self) -> int | None:
