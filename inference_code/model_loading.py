@@ -260,7 +260,7 @@ def load_classifier_and_precision(
 
     Under auto on a CPU with native bf16 the model is loaded twice, at fp32 and at bf16, both
     run the probe batch (which also warms them up), and the slower copy is dropped: loading
-    needs the memory of both copies for that moment.
+    needs the memory of both copies for that moment. warm_up=False does not skip that probe.
     """
     model_path = Path(model_dir)
     device = device or default_device()
