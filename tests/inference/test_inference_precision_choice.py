@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from model_loading import load_classifier, load_classifier_and_precision
+from model_loading import load_classifier, load_classifier_and_precision, load_classifier_from_env
 from precision import (
     BF16_MARGIN,
     PROBE_MAX_ROUNDS,
@@ -422,3 +422,14 @@ def test_int8_minilm_agrees_with_fp32_on_the_top_label(minilm_model_dir: Path) -
     assert [result["labels"][0] for result in ours] == [result["labels"][0] for result in reference]
     # Measured 0.12 on these texts (per-channel weights); int8 costs accuracy, hence opt-in.
     assert _max_difference(ours, reference) <= 0.15
+
+
+def test_zstc_precision_int8_reaches_the_loader_as_model_fn_calls_it(
+    tiny_nli_model_dir: Path,
+) -> None:
+    classifier = load_classifier_from_env(
+        model_dir=tiny_nli_model_dir, environ={"ZSTC_PRECISION": "int8"}
+    )
+    model: torch.nn.Module = getattr(classifier, "model")  # noqa: B009 - not in the protocol
+
+    assert any(isinstance(module, DynamicInt8Linear) for module in model.modules())
