@@ -35,7 +35,7 @@ special tokens per pair; a BPE trained here on generated text would give unreali
 sequences. The classification head is scaled up so the scores are spread out like a trained
 model's rather than all close to 1/9, which makes the score differences meaningful.
 
-    .venv/bin/python benchmarks/inference_benchmark.py           # full size, ~10 min (2 cores)
+    .venv/bin/python benchmarks/inference_benchmark.py           # full size, ~8 min (2 cores)
     .venv/bin/python benchmarks/inference_benchmark.py --small   # tiny model, about 1 min
     .venv/bin/python benchmarks/inference_benchmark.py --output docs/benchmarks.md
 """
