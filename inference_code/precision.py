@@ -54,9 +54,9 @@ BF16_MARGIN = 1.10
 # bart-large on 2 cores takes about 2.5 s per fp32 trial of the probe batch.
 PROBE_BUDGET_SECONDS = 30.0
 PROBE_MAX_ROUNDS = 3
-# A small batch shaped like a real-time request: four English texts of 17 to 33 words with four
-# candidate labels, 16 (text, label) pairs of 30 to 45 tokens; one forward pass on the CPU's
-# default budget of 1024 tokens per batch.
+# A small batch shaped like a real-time request: four English texts of 17 to 28 words with four
+# candidate labels, 16 (text, label) pairs of 27 to 38 tokens (BERT WordPiece), 512 in all: one
+# forward pass on the CPU's default budget of 1024 tokens per batch.
 PROBE_TEXTS = (
     "I want to run a marathon by october, so I will train three mornings a week and stop "
     "eating takeaway food at night.",
