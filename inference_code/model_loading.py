@@ -11,13 +11,17 @@ sentence-transformers directory (modules.json, 1_Pooling/config.json or
 sentence_bert_config.json), NLI otherwise.
 
 `load_classifier(model_dir, precision=..., kind=...)` is the public entry point, also for
-benchmarks and scripts; it warms the model up before returning.
+benchmarks and scripts; it warms the model up before returning. `load_classifier_and_precision`
+also returns the precision chosen and why (under auto on a CPU with native bf16, measured: see
+precision.py).
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -27,11 +31,18 @@ from classification_result import ZeroShotClassifier
 from embedding_classifier import EmbeddingClassifier, read_layout
 from nli_classifier import ModelLoadError, NliClassifier, find_entailment_id
 from precision import (
+    PROBE_LABELS,
+    PROBE_TEXTS,
+    PrecisionChoice,
     PrecisionName,
+    choose_by_timing,
     choose_dtype,
     configure_matmul_precision,
-    dtype_name,
+    cpu_has_native_bf16,
+    needs_cpu_measurement,
     precision_from_env,
+    quantize_linear_layers,
+    unmeasured_choice,
 )
 from token_batching import max_batch_tokens_from_env
 
@@ -60,6 +71,8 @@ HUB_ALLOW_PATTERNS = ["*.json", "*.txt", "*.model", "*.safetensors", "*tokenizer
 HUB_FALLBACK_WEIGHT_PATTERNS = ["pytorch_model*.bin"]
 
 logger = logging.getLogger(__name__)
+
+_DTYPE_OF = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 Downloader = Callable[..., str]
 
@@ -165,6 +178,48 @@ def default_device(*, gpu_id: int | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def _build_classifier(
+    *,
+    model_path: Path,
+    kind: Literal["nli", "embedding"],
+    dtype: torch.dtype,
+    quantize: bool,
+    device: torch.device,
+    max_batch_tokens: int,
+) -> NliClassifier | EmbeddingClassifier:
+    from transformers import AutoConfig, AutoTokenizer
+
+    if kind == "nli":
+        from transformers import AutoModelForSequenceClassification
+
+        # Checked before the weights load, so a wrong model fails fast with a clear message.
+        find_entailment_id(AutoConfig.from_pretrained(model_path).label2id)
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+        model = AutoModelForSequenceClassification.from_pretrained(model_path, torch_dtype=dtype)
+        if quantize:
+            model = quantize_linear_layers(model)
+        return NliClassifier(
+            model=model.to(device),
+            tokenizer=tokenizer,
+            device=device,
+            max_batch_tokens=max_batch_tokens,
+        )
+    from transformers import AutoModel
+
+    layout = read_layout(model_path)
+    tokenizer = AutoTokenizer.from_pretrained(layout.transformer_dir)
+    model = AutoModel.from_pretrained(layout.transformer_dir, torch_dtype=dtype)
+    if quantize:
+        model = quantize_linear_layers(model)
+    return EmbeddingClassifier(
+        model=model.to(device),
+        tokenizer=tokenizer,
+        layout=layout,
+        device=device,
+        max_batch_tokens=max_batch_tokens,
+    )
+
+
 def load_classifier(
     model_dir: str | Path,
     *,
@@ -179,49 +234,79 @@ def load_classifier(
     Use `classifier.classify(texts, labels, hypothesis_template, multi_label)` on the result;
     it returns the pipeline-shaped dicts {"sequence", "labels", "scores"}, one per text.
     """
+    classifier, _ = load_classifier_and_precision(
+        model_dir,
+        precision=precision,
+        kind=kind,
+        max_batch_tokens=max_batch_tokens,
+        device=device,
+        warm_up=warm_up,
+    )
+    return classifier
+
+
+def load_classifier_and_precision(
+    model_dir: str | Path,
+    *,
+    precision: PrecisionName = "auto",
+    kind: ModelKind = "auto",
+    max_batch_tokens: int | None = None,
+    device: torch.device | None = None,
+    warm_up: bool = True,
+    cpu_bf16_probe: Callable[[], bool] = cpu_has_native_bf16,
+    timer: Callable[[], float] = time.perf_counter,
+) -> tuple[ZeroShotClassifier, PrecisionChoice]:
+    """load_classifier, and the precision it chose with the reason (and timings, if measured).
+
+    Under auto on a CPU with native bf16 the model is loaded twice, at fp32 and at bf16, both
+    run the probe batch (which also warms them up), and the slower copy is dropped: loading
+    needs the memory of both copies for that moment. warm_up=False does not skip that probe.
+    """
     model_path = Path(model_dir)
     device = device or default_device()
-    dtype = choose_dtype(requested=precision, device=device)
-    configure_matmul_precision(dtype=dtype)
     budget = max_batch_tokens or max_batch_tokens_from_env(device=device)
     resolved_kind = detect_kind(model_dir=model_path, requested=kind)
-    from transformers import AutoConfig, AutoTokenizer
 
-    classifier: NliClassifier | EmbeddingClassifier
-    if resolved_kind == "nli":
-        from transformers import AutoModelForSequenceClassification
-
-        # Checked before the weights load, so a wrong model fails fast with a clear message.
-        find_entailment_id(AutoConfig.from_pretrained(model_path).label2id)
-        tokenizer = AutoTokenizer.from_pretrained(model_path)
-        model = AutoModelForSequenceClassification.from_pretrained(model_path, torch_dtype=dtype)
-        classifier = NliClassifier(
-            model=model.to(device), tokenizer=tokenizer, device=device, max_batch_tokens=budget
-        )
-    else:
-        from transformers import AutoModel
-
-        layout = read_layout(model_path)
-        tokenizer = AutoTokenizer.from_pretrained(layout.transformer_dir)
-        model = AutoModel.from_pretrained(layout.transformer_dir, torch_dtype=dtype)
-        classifier = EmbeddingClassifier(
-            model=model.to(device),
-            tokenizer=tokenizer,
-            layout=layout,
+    def build(dtype: torch.dtype, *, quantize: bool = False) -> NliClassifier | EmbeddingClassifier:
+        configure_matmul_precision(dtype=dtype)
+        return _build_classifier(
+            model_path=model_path,
+            kind=resolved_kind,
+            dtype=dtype,
+            quantize=quantize,
             device=device,
             max_batch_tokens=budget,
         )
+
+    classifier: NliClassifier | EmbeddingClassifier
+    if needs_cpu_measurement(requested=precision, device=device, cpu_bf16_probe=cpu_bf16_probe):
+        candidates = {"fp32": build(torch.float32), "bf16": build(torch.bfloat16)}
+        choice = choose_by_timing(
+            run_fp32=lambda: candidates["fp32"].classify(list(PROBE_TEXTS), list(PROBE_LABELS)),
+            run_bf16=lambda: candidates["bf16"].classify(list(PROBE_TEXTS), list(PROBE_LABELS)),
+            work=f"{len(PROBE_TEXTS) * len(PROBE_LABELS)} (text, label) pairs",
+            timer=timer,
+        )
+        classifier = candidates.pop(choice.chosen)
+        candidates.clear()
+        gc.collect()  # the slower copy's weights go now, not at some later collection
+        configure_matmul_precision(dtype=_DTYPE_OF[choice.chosen])
+        warm_up = False  # the probe runs warmed it up
+    else:
+        dtype = choose_dtype(requested=precision, device=device, cpu_bf16_probe=cpu_bf16_probe)
+        classifier = build(dtype, quantize=precision == "int8")
+        choice = unmeasured_choice(requested=precision, dtype=dtype, device=device)
     logger.info(
-        "zstc: %s classifier from %s on %s at %s, %d tokens per batch",
+        "zstc: %s classifier from %s on %s, %s; %d tokens per batch",
         resolved_kind,
         model_path,
         device,
-        dtype_name(dtype),
+        choice.summary(),
         budget,
     )
     if warm_up:
         classifier.warm_up()
-    return classifier
+    return classifier, choice
 
 
 def load_classifier_from_env(

@@ -54,6 +54,9 @@ VpcMode = Literal["none", "create", "existing"]
 RemovalPolicyName = Literal["destroy", "retain"]
 BatchStrategy = Literal["MultiRecord", "SingleRecord"]
 ModelKind = Literal["auto", "nli", "embedding"]
+# The serving precision, passed to the container as ZSTC_PRECISION (inference_code/precision.py,
+# docs/cpu-precision.md). int8 is for CPU instance types only.
+Precision = Literal["auto", "fp32", "bf16", "fp16", "int8"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +74,9 @@ class ZstcConfig:
     # "nli" (a cross-encoder such as bart-large-mnli), "embedding" (a sentence-transformers
     # bi-encoder) or "auto" (the container decides from the model's files).
     model_kind: ModelKind = "auto"
+    # "auto" (GPU: by compute capability; CPU: fp32 against bf16 timed at load), "fp32",
+    # "bf16", "fp16", or "int8" (dynamic int8 linear layers, CPU instance types only).
+    precision: Precision = "auto"
     max_candidate_labels: int = 50
     # (text, label) pairs per real-time JSON request; larger work goes to batch transform.
     # Sized in docs/sizing.md for the 60-second invocation limit on ml.g4dn.xlarge.
@@ -271,6 +277,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "model_revision": _matching(_REVISION, "a branch, tag or commit hash of the model repository"),
     "model_weights": _model_weights,
     "model_kind": _one_of("auto", "nli", "embedding"),
+    "precision": _one_of("auto", "fp32", "bf16", "fp16", "int8"),
     "max_candidate_labels": _int_between(1, 1000),
     "max_pairs_per_request": _int_between(1, 100_000),
     "endpoint_enabled": _as_bool,
@@ -318,12 +325,32 @@ def _check_combinations(config: ZstcConfig) -> None:
             f"{config.batch_payload_mb} x {config.batch_max_concurrent_transforms} = "
             f"{product}; SageMaker allows at most {MAX_TRANSFORM_PAYLOAD_PRODUCT}"
         )
+    _check_int8_runs_on_cpu(config)
     if config.vpc_mode != "none" and not config.weights_packaged:
         raise ConfigError(
             f"model_weights: 'hub' is not allowed with vpc={config.vpc!r}; a model in a VPC has "
             "no internet, so its weights must be packaged: set model_weights to 'package' or to "
             "a local model directory"
         )
+
+
+def _check_int8_runs_on_cpu(config: ZstcConfig) -> None:
+    """precision int8 only where every instance that loads the model is a CPU type."""
+    if config.precision != "int8":
+        return
+    # Imported here: container_image imports ConfigError from this module.
+    from stacks.container_image import processor_for
+
+    used = {"batch_instance_type": config.batch_instance_type}
+    if config.endpoint_enabled:
+        used["endpoint_instance_type"] = config.endpoint_instance_type
+    for key, instance_type in used.items():
+        if processor_for(instance_type) == "gpu":
+            raise ConfigError(
+                f"precision: 'int8' is not allowed with {key}={instance_type!r}; int8 (dynamic "
+                "quantization of the linear layers) runs on CPU only. Use a CPU instance type "
+                "such as ml.c7i.xlarge, or precision 'auto' on a GPU"
+            )
 
 
 def moving_revision_warning(config: ZstcConfig) -> str | None:

@@ -48,6 +48,8 @@ def container_environment(
     }
     if config.model_kind != "auto":
         environment["ZSTC_MODEL_KIND"] = config.model_kind
+    if config.precision != "auto":
+        environment["ZSTC_PRECISION"] = config.precision
     if config.weights_source == "hub":
         environment["ZSTC_MODEL_ID"] = config.model_id
         environment["ZSTC_MODEL_REVISION"] = config.model_revision
