@@ -82,7 +82,7 @@ def upload_verified(
         Bucket=bucket, Key=key, Metadata=metadata, **encryption_args(kms_key_arn)
     )["UploadId"]
     try:
-        parts = []
+        parts: list[dict[str, Any]] = []
         part = first
         while part:
             number = len(parts) + 1

@@ -24,11 +24,11 @@ from moto import mock_aws
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lambda" / "model_weights_copy"))
 
-import s3_objects  # noqa: E402
-import weights_copy  # noqa: E402
-from weights_copy import CopyError  # noqa: E402
+import s3_objects
+import weights_copy
+from weights_copy import CopyError
 
-from zstc.hub_snapshot import (  # noqa: E402
+from zstc.hub_snapshot import (
     CONFIG_AND_TOKENIZER_PATTERNS,
     PYTORCH_BIN_PATTERNS,
     SAFETENSORS_PATTERNS,
@@ -55,7 +55,10 @@ SMALL_FILES = {
     "merges.txt": b"#version: 0.2\n",
 }
 NOT_NEEDED = {"pytorch_model.bin": b"bin", "tf_model.h5": b"h5", "README.md": b"# card"}
-STACK_ID = "arn:aws:cloudformation:eu-west-1:111122223333:stack/Zstc-Endpoint/5b3f2a10-8c1d-11f0-9e2b-0a1b2c3d4e5f"
+STACK_ID = (
+    "arn:aws:cloudformation:eu-west-1:111122223333:stack/Zstc-Endpoint/"
+    "5b3f2a10-8c1d-11f0-9e2b-0a1b2c3d4e5f"
+)
 
 
 class FakeContext:
@@ -225,7 +228,7 @@ def test_a_corrupt_download_is_never_kept_and_fails_after_a_second_try(hub, s3) 
     state, url = hub
     state.corrupt["model.safetensors"] = 2
 
-    with pytest.raises(CopyError, match="content hash .* does not match the hub's") as raised:
+    with pytest.raises(CopyError, match=r"content hash .* does not match the hub's") as raised:
         _run(_request("Create", _properties(url, s3.key_arn)), s3)
 
     assert "2 attempts" in str(raised.value)
