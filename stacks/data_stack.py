@@ -134,6 +134,12 @@ class DataStack(cdk.Stack):
             auto_delete_objects=auto_delete,
         )
 
+        # The bucket ARN for IAM statements in other stacks, through an export with a fixed name:
+        # cdk-nag's finding ids (and their acknowledgements) then do not depend on hashed ids.
+        self.bucket_arn_for_grants = self.export_value(
+            self.bucket.bucket_arn, name=f"{self.stack_name}-BucketArnForModels"
+        )
+
         cdk.CfnOutput(
             self,
             "BucketName",

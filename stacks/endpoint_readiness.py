@@ -16,11 +16,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sagemaker as sagemaker
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from stacks.function_logs import function_logs_and_role, function_role
+from stacks.function_logs import function_logs_and_role
 from stacks.nag import acknowledge
+from stacks.owned_provider import owned_provider
 
 READINESS_ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "endpoint_readiness"
 # How long after the endpoint is InService the model may take to answer: the hub download of
@@ -99,35 +99,16 @@ class EndpointReadinessCheck(Construct):
             )
             built[function_id] = function
 
-        # The framework's onEvent starts the waiter state machine, whose isComplete task the
-        # other role runs: one role for both would make the state machine depend on itself.
-        framework_logs, on_event_role = function_logs_and_role(
+        provider = owned_provider(
             self,
-            name="FrameworkOnEvent",
-            description="zstc readiness check: the CDK provider framework's onEvent",
+            purpose="readiness check",
+            on_event=built["OnEvent"],
+            is_complete=built["IsComplete"],
+            query_interval=QUERY_INTERVAL,
+            total_timeout=PROVIDER_TOTAL_TIMEOUT,
             log_retention_days=log_retention_days,
             log_encryption_key=log_encryption_key,
             removal=removal,
-        )
-        complete_role = function_role(
-            self,
-            name="FrameworkIsComplete",
-            description="zstc readiness check: the CDK provider framework's isComplete, onTimeout",
-            log_group=framework_logs,
-        )
-        provider = cr.Provider(
-            self,
-            "Provider",
-            on_event_handler=built["OnEvent"],
-            is_complete_handler=built["IsComplete"],
-            query_interval=QUERY_INTERVAL,
-            total_timeout=PROVIDER_TOTAL_TIMEOUT,
-            framework_on_event_role=on_event_role,
-            framework_complete_and_timeout_role=complete_role,
-            log_group=framework_logs,
-            # Every step of the wait is logged by the functions above; the state machine's own
-            # execution history is kept by Step Functions.
-            disable_waiter_state_machine_logging=True,
         )
         self.resource = cdk.CustomResource(
             self,
@@ -142,52 +123,3 @@ class EndpointReadinessCheck(Construct):
             },
         )
         self.resource.node.add_dependency(endpoint)
-        self._acknowledge_provider_findings(
-            provider=provider,
-            framework_roles=(on_event_role, complete_role),
-            user_functions=tuple(built.values()),
-        )
-
-    def _acknowledge_provider_findings(
-        self,
-        *,
-        provider: cr.Provider,
-        framework_roles: tuple[iam.Role, ...],
-        user_functions: tuple[lambda_.Function, ...],
-    ) -> None:
-        """What the CDK's Provider framework grants and builds, which zstc cannot narrow."""
-        stack = cdk.Stack.of(self)
-        invoke_reason = (
-            "The CDK Provider framework grants lambda:InvokeFunction on the function and on "
-            "its versions and aliases (<arn>:*); the function is the readiness check's own."
-        )
-        for role in framework_roles:
-            for function in user_functions:
-                arn = stack.resolve(function.function_arn)["Fn::GetAtt"][0]
-                acknowledge(
-                    role,
-                    rule_id=f"AwsSolutions-IAM5[Resource::<{arn}.Arn>:*]",
-                    reason=invoke_reason,
-                )
-        waiter = provider.node.find_child("waiter-state-machine")
-        for function_id in ("framework-isComplete", "framework-onTimeout"):
-            framework_function = provider.node.find_child(function_id)
-            assert isinstance(framework_function, lambda_.Function)
-            arn = stack.resolve(framework_function.function_arn)["Fn::GetAtt"][0]
-            acknowledge(
-                waiter,
-                rule_id=f"AwsSolutions-IAM5[Resource::<{arn}.Arn>:*]",
-                reason=invoke_reason,
-            )
-        acknowledge(
-            waiter,
-            rule_id="AwsSolutions-SF1",
-            reason="The CDK Provider framework's waiter only polls isComplete; each poll's "
-            "outcome is logged by the readiness check's functions in their own log group.",
-        )
-        acknowledge(
-            waiter,
-            rule_id="AwsSolutions-SF2",
-            reason="The CDK Provider framework offers no X-Ray tracing for its waiter state "
-            "machine; it runs only while a deployment waits for the endpoint.",
-        )

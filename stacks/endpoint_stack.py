@@ -101,6 +101,9 @@ class EndpointStack(cdk.Stack):
             key=data.key,
             network=network,
             log_group_name_prefix=log_group_name,
+            data=data,
+            # Real-time endpoints load an uncompressed S3 prefix: nothing to unpack at start.
+            uncompressed_model_data=True,
         )
 
         self.endpoint_config = sagemaker.CfnEndpointConfig(
