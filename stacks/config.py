@@ -86,6 +86,9 @@ class ZstcConfig:
     endpoint_enabled: bool = True
     endpoint_instance_type: str = "ml.g4dn.xlarge"
     endpoint_instance_count: int = 1
+    # false removes the scalable target and its policy: the first of the two deploys that change
+    # endpoint_instance_type (docs/lifecycle.md, "Changing the instance type").
+    autoscaling_enabled: bool = True
     autoscaling_min_capacity: int = 1
     autoscaling_max_capacity: int = 2
     autoscaling_invocations_per_instance: int = 600
@@ -291,6 +294,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "endpoint_enabled": _as_bool,
     "endpoint_instance_type": _INSTANCE_TYPE_PARSER,
     "endpoint_instance_count": _int_between(1, 100),
+    "autoscaling_enabled": _as_bool,
     "autoscaling_min_capacity": _int_between(1, 100),
     "autoscaling_max_capacity": _int_between(1, 100),
     "autoscaling_invocations_per_instance": _int_between(1, 100_000),

@@ -114,10 +114,9 @@ def test_cpu_endpoint_config_encrypts_the_volume_with_the_data_key(
     )
 
 
-def test_hub_model_gets_model_id_and_network_and_one_worker_per_gpu(
-    default_app: SynthesizedApp,
-) -> None:
-    template, _ = _endpoint(default_app)
+def test_hub_model_gets_model_id_and_network_and_one_worker_per_gpu() -> None:
+    # model_weights=hub is an opt-in since the default became s3 (test_infra_model_weights.py).
+    template, _ = _endpoint(synth({"model_weights": "hub"}))
     template.has_resource_properties(
         "AWS::SageMaker::Model",
         {
