@@ -103,8 +103,10 @@ class ServingModel(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="zstc SageMaker model execution role: artifact, key, image, logs, metrics",
         )
-        # Read on the one model.tar.gz object, not the whole CDK asset bucket.
-        self.artifact.bucket.grant_read(self.role, self.artifact.s3_object_key)
+        if config.weights_source != "s3":
+            # Read on the one model.tar.gz object, not the whole CDK asset bucket. With s3
+            # weights the model reads the copy in the data bucket, which carries the code too.
+            self.artifact.bucket.grant_read(self.role, self.artifact.s3_object_key)
         # The role uses the data key only for the instances' storage volumes; reading and
         # writing data bucket objects (batch only) is granted by the batch stack. Instance types
         # with NVMe instance storage take no volume key (their storage is hardware-encrypted),

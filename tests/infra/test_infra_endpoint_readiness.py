@@ -35,6 +35,16 @@ def _endpoint(app: SynthesizedApp) -> tuple[Template, dict[str, Any]]:
     return app.template(app.stacks.endpoint), app.templates[app.stacks.endpoint.stack_name]
 
 
+def _of_readiness_check(raw: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    """Resources of the type that belong to the readiness check (the weights copy has its own
+    provider in the same stack)."""
+    return {
+        logical_id: resource
+        for logical_id, resource in resources_of_type(raw, resource_type).items()
+        if "/ReadinessCheck/" in resource.get("Metadata", {}).get("aws:cdk:path", "")
+    }
+
+
 def _only_id(raw: dict[str, Any], resource_type: str) -> str:
     (logical_id,) = resources_of_type(raw, resource_type)
     return logical_id
@@ -133,7 +143,7 @@ def test_the_check_polls_is_complete_within_a_bounded_wait(default_app: Synthesi
     assert handlers == {"readiness_handler.on_event", "readiness_handler.is_complete"}
     for function in _check_functions(raw).values():
         assert function["Properties"]["Runtime"] == "python3.12"
-    (state_machine,) = resources_of_type(raw, "AWS::StepFunctions::StateMachine").values()
+    (state_machine,) = _of_readiness_check(raw, "AWS::StepFunctions::StateMachine").values()
     definition = "".join(
         part if isinstance(part, str) else "ARN"
         for part in state_machine["Properties"]["DefinitionString"]["Fn::Join"][1]
@@ -185,7 +195,7 @@ def test_the_checks_logs_are_its_own_and_encrypted_with_the_data_key(
     _, raw = _endpoint(default_app)
     log_group_ids = {
         f["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
-        for f in resources_of_type(raw, "AWS::Lambda::Function").values()
+        for f in _of_readiness_check(raw, "AWS::Lambda::Function").values()
     }
     # The check's functions share one group, the provider framework's functions another.
     assert len(log_group_ids) == 2

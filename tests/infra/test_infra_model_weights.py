@@ -46,9 +46,12 @@ def _tokens_to_strings(value: Any) -> Any:
 
 
 def _create_model_problems(properties: dict[str, Any]) -> str:
-    shape = botocore.session.get_session().get_service_model("sagemaker").operation_model(
-        "CreateModel"
-    ).input_shape
+    shape = (
+        botocore.session.get_session()
+        .get_service_model("sagemaker")
+        .operation_model("CreateModel")
+        .input_shape
+    )
     params = {
         "ModelName": "zstc-model",
         "ExecutionRoleArn": "arn:aws:iam::111122223333:role/zstc",
@@ -182,3 +185,35 @@ def test_synth_fetched_nothing_the_model_archive_holds_code_only(
     with tarfile.open(MODEL_ARCHIVE_PATH, "r:gz") as tar:
         names = [member.name for member in tar.getmembers() if member.isfile()]
     assert names and all(name.startswith("code/") for name in names), names
+
+
+def test_the_execution_role_reads_only_its_own_copies(default_app: SynthesizedApp) -> None:
+    stack = default_app.stacks.endpoint
+    assert stack is not None
+    template = default_app.templates[stack.stack_name]
+    (role_id,) = [
+        logical_id
+        for logical_id, role in resources_of_type(template, "AWS::IAM::Role").items()
+        if "sagemaker.amazonaws.com" in json.dumps(role["Properties"]["AssumeRolePolicyDocument"])
+    ]
+    statements = [
+        statement
+        for policy in resources_of_type(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    s3_resources = [
+        json.dumps(statement["Resource"])
+        for statement in statements
+        if "s3:" in json.dumps(statement["Action"])
+    ]
+    # Objects under its own stack's prefix, and listing limited to that prefix; never the CDK
+    # asset bucket (the code is in the copy).
+    assert s3_resources
+    assert not any("cdk-" in resource for resource in s3_resources), s3_resources
+    (read,) = [s for s in statements if s["Action"] == "s3:GetObject"]
+    assert f"/{model_data_root(stack.stack_name)}*" in json.dumps(read["Resource"])
+    (listing,) = [s for s in statements if s["Action"] == "s3:ListBucket"]
+    assert listing["Condition"] == {
+        "StringLike": {"s3:prefix": [f"{model_data_root(stack.stack_name)}*"]}
+    }
