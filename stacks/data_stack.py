@@ -10,6 +10,7 @@ from constructs import Construct
 
 from stacks.config import ZstcConfig
 from stacks.data_layout import INPUT_PREFIX, MANIFESTS_PREFIX, OUTPUT_PREFIX, PINNED_INPUTS_PREFIX
+from stacks.function_logs import S3_AUTO_DELETE_PROVIDER_ID, own_cdk_provider_logs
 
 # Old object versions are kept this long, so an overwrite or delete can be undone for a while.
 NONCURRENT_VERSION_DAYS = 30
@@ -132,6 +133,14 @@ class DataStack(cdk.Stack):
             ],
             removal_policy=removal,
             auto_delete_objects=auto_delete,
+        )
+
+        # The provider that empties both buckets on destroy logs to a group this stack owns.
+        own_cdk_provider_logs(
+            self,
+            provider_id=S3_AUTO_DELETE_PROVIDER_ID,
+            log_retention_days=config.log_retention_days,
+            log_encryption_key=self.log_encryption_key,
         )
 
         # The bucket ARN for IAM statements in other stacks, through an export with a fixed name:
