@@ -155,6 +155,7 @@ class EndpointStack(cdk.Stack):
             model_name=self.serving_model.model_name,
             log_retention_days=config.log_retention_days,
             log_encryption_key=data.log_encryption_key,
+            endpoint_log_group=self.log_group,
         )
 
         cdk.CfnOutput(
