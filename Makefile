@@ -82,7 +82,10 @@ deploy: install
 
 # Deletes every stack deploy can create (Network included, whatever -c vpc=... deploy had), by
 # name: teardown mode builds no model archive and looks nothing up (stacks/teardown.py).
+# First stops this deployment's running transform jobs (they outlive every stack) and lists the
+# bootstrap-bucket assets that stay (scripts/destroy_preflight.py, docs/lifecycle.md).
 destroy: install
+	$(PYTHON) scripts/destroy_preflight.py $(file <$(DEPLOYED_ARGS_FILE)) $(CDK_ARGS)
 	$(CDK) destroy --all -c teardown=true $(file <$(DEPLOYED_ARGS_FILE)) $(CDK_ARGS)
 
 demo: install
