@@ -84,8 +84,9 @@ deploy: install
 # name: teardown mode builds no model archive and looks nothing up (stacks/teardown.py).
 # First stops this deployment's running transform jobs (they outlive every stack) and lists the
 # bootstrap-bucket assets that stay (scripts/destroy_preflight.py, docs/lifecycle.md).
+DESTROY_PREFLIGHT ?= $(PYTHON) scripts/destroy_preflight.py
 destroy: install
-	$(PYTHON) scripts/destroy_preflight.py $(file <$(DEPLOYED_ARGS_FILE)) $(CDK_ARGS)
+	$(DESTROY_PREFLIGHT) $(file <$(DEPLOYED_ARGS_FILE)) $(CDK_ARGS)
 	$(CDK) destroy --all -c teardown=true $(file <$(DEPLOYED_ARGS_FILE)) $(CDK_ARGS)
 
 demo: install
