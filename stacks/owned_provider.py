@@ -26,14 +26,14 @@ def owned_provider(
     *,
     purpose: str,
     on_event: lambda_.Function,
-    is_complete: lambda_.Function,
-    query_interval: cdk.Duration,
-    total_timeout: cdk.Duration,
+    is_complete: lambda_.Function | None,
     log_retention_days: int,
     log_encryption_key: kms.IKey | None,
     removal: cdk.RemovalPolicy,
+    query_interval: cdk.Duration | None = None,
+    total_timeout: cdk.Duration | None = None,
 ) -> cr.Provider:
-    """An asynchronous Provider (onEvent + isComplete) with stack-owned logs and roles."""
+    """A Provider (onEvent, and isComplete when given) with stack-owned logs and roles."""
     # The framework's onEvent starts the waiter state machine, whose isComplete task the other
     # role runs: one role for both would make the state machine depend on itself.
     framework_logs, on_event_role = function_logs_and_role(
@@ -44,6 +44,21 @@ def owned_provider(
         log_encryption_key=log_encryption_key,
         removal=removal,
     )
+    if is_complete is None:
+        provider = cr.Provider(
+            scope,
+            "Provider",
+            on_event_handler=on_event,
+            framework_on_event_role=on_event_role,
+            log_group=framework_logs,
+        )
+        _acknowledge_provider_findings(
+            scope,
+            provider=provider,
+            framework_roles=(on_event_role,),
+            user_functions=(on_event,),
+        )
+        return provider
     complete_role = function_role(
         scope,
         name="FrameworkIsComplete",
@@ -91,7 +106,9 @@ def _acknowledge_provider_findings(
             acknowledge(
                 role, rule_id=f"AwsSolutions-IAM5[Resource::<{arn}.Arn>:*]", reason=invoke_reason
             )
-    waiter = provider.node.find_child("waiter-state-machine")
+    waiter = provider.node.try_find_child("waiter-state-machine")
+    if waiter is None:
+        return
     for function_id in ("framework-isComplete", "framework-onTimeout"):
         framework_function = provider.node.find_child(function_id)
         assert isinstance(framework_function, lambda_.Function)
