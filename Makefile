@@ -64,6 +64,9 @@ lint: install
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/mypy app.py stacks inference_code zstc benchmarks scripts integ --exclude integ/checker && MYPYPATH=lambda/transform_trigger $(VENV)/bin/mypy lambda/transform_trigger
 	MYPYPATH=lambda/endpoint_readiness $(VENV)/bin/mypy lambda/endpoint_readiness
+	MYPYPATH=lambda/model_weights_copy $(VENV)/bin/mypy lambda/model_weights_copy
+	MYPYPATH=lambda/network_interfaces_wait $(VENV)/bin/mypy lambda/network_interfaces_wait
+	MYPYPATH=lambda/access_log_teardown $(VENV)/bin/mypy lambda/access_log_teardown
 	MYPYPATH=integ/checker $(VENV)/bin/mypy integ/checker
 
 test: lint
