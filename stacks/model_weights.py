@@ -110,7 +110,9 @@ class ModelWeightsCopy(Construct):
                 resources=[self._objects_arn],
             )
         )
-        role.add_to_policy(self._list_own_prefix(["s3:ListBucket", "s3:ListBucketVersions"]))
+        role.add_to_policy(
+            self._list_own_prefix("ListOwnCopies", ["s3:ListBucket", "s3:ListBucketVersions"])
+        )
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="EncryptOwnCopies",
@@ -188,8 +190,9 @@ class ModelWeightsCopy(Construct):
         self.commit = self.resource.get_att_string("Commit")
         self._acknowledge_nag_findings(role=role)
 
-    def _list_own_prefix(self, actions: list[str]) -> iam.PolicyStatement:
+    def _list_own_prefix(self, sid: str, actions: list[str]) -> iam.PolicyStatement:
         return iam.PolicyStatement(
+            sid=sid,
             actions=actions,
             resources=[self._bucket_arn],
             conditions={"StringLike": {"s3:prefix": [f"{self.root}*"]}},
@@ -202,7 +205,7 @@ class ModelWeightsCopy(Construct):
                 sid="ReadModelCopies", actions=["s3:GetObject"], resources=[self._objects_arn]
             )
         )
-        role.add_to_policy(self._list_own_prefix(["s3:ListBucket"]))
+        role.add_to_policy(self._list_own_prefix("ListModelCopies", ["s3:ListBucket"]))
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="DecryptModelCopies", actions=["kms:Decrypt"], resources=[self._key.key_arn]
