@@ -425,3 +425,17 @@ def test_an_unreachable_hub_fails_on_event_after_retries(s3) -> None:
             _request("Create", properties), s3=s3, opener=urllib.request.urlopen, sleep=slept.append
         )
     assert slept == [5.0, 10.0]
+
+
+def test_a_listing_without_hashes_is_refused_never_copied_unchecked(hub, s3) -> None:
+    import hub_files
+
+    _, url = hub
+    # What the hub answers without blobs=true: names only (fake_hub.py mirrors the real hub).
+    with urllib.request.urlopen(f"{url}/api/models/{MODEL_ID}/revision/main") as response:
+        names_only = json.loads(response.read())
+    assert all(set(sibling) == {"rfilename"} for sibling in names_only["siblings"])
+    with pytest.raises(hub_files.HubError, match="lacks rfilename or size"):
+        hub_files._hub_file(names_only["siblings"][0], url=url)
+    with pytest.raises(hub_files.HubError, match=r"neither lfs\.sha256 nor a blobId"):
+        hub_files._hub_file({"rfilename": "config.json", "size": 2}, url=url)
