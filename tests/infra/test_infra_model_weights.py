@@ -8,6 +8,7 @@ CloudFormation calls, so a misspelt key or a value of the wrong type fails here.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -217,3 +218,43 @@ def test_the_execution_role_reads_only_its_own_copies(default_app: SynthesizedAp
     assert listing["Condition"] == {
         "StringLike": {"s3:prefix": [f"{model_data_root(stack.stack_name)}*"]}
     }
+
+
+def test_a_hosting_option_without_isolation_can_turn_it_off(tmp_path: Path) -> None:
+    """Serverless inference supports neither network isolation nor ModelDataSource (botocore
+    sagemaker model, ContainerDefinition.ModelDataSource): such a model takes the copy's
+    archive with isolation off."""
+    import aws_cdk as cdk
+
+    from stacks.app_wiring import build_model_archive_for
+    from stacks.config import load_config
+    from stacks.data_stack import DataStack
+    from stacks.serving_model import ServingModel
+    from zstc.model_server_settings import REAL_TIME_MODEL_SERVER
+
+    config = load_config({})
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"))
+    data = DataStack(app, "Zstc-Data", config=config)
+    stack = cdk.Stack(app, "Zstc-Serverless")
+    ServingModel(
+        stack,
+        "Model",
+        config=config,
+        instance_type="ml.c7i.xlarge",
+        model_server=REAL_TIME_MODEL_SERVER,
+        model_archive=build_model_archive_for(config, tmp_path / "model.tar.gz"),
+        key=data.key,
+        network=None,
+        log_group_name_prefix="/aws/sagemaker/Endpoints/Zstc-Serverless",
+        data=data,
+        uncompressed_model_data=False,
+        network_isolation=False,
+    )
+    template = app.synth().get_stack_by_name("Zstc-Serverless").template
+    copy_id, copy = _only(template, RESOURCE_TYPE)
+    _, model = _only(template, "AWS::SageMaker::Model")
+    assert model["Properties"]["EnableNetworkIsolation"] is False
+    assert model["Properties"]["PrimaryContainer"]["ModelDataUrl"] == {
+        "Fn::GetAtt": [copy_id, "ArchiveS3Uri"]
+    }
+    assert copy["Properties"]["Layout"] == "archive"
