@@ -65,6 +65,9 @@ lint: install
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/mypy app.py stacks inference_code zstc benchmarks scripts integ --exclude integ/checker && MYPYPATH=lambda/transform_trigger $(VENV)/bin/mypy lambda/transform_trigger
 	MYPYPATH=lambda/endpoint_readiness $(VENV)/bin/mypy lambda/endpoint_readiness
+	MYPYPATH=lambda/model_weights_copy $(VENV)/bin/mypy lambda/model_weights_copy
+	MYPYPATH=lambda/network_interfaces_wait $(VENV)/bin/mypy lambda/network_interfaces_wait
+	MYPYPATH=lambda/access_log_teardown $(VENV)/bin/mypy lambda/access_log_teardown
 	MYPYPATH=integ/checker $(VENV)/bin/mypy integ/checker
 
 # --strict (also set in mkdocs.yml) turns every warning into an error: a broken link or anchor, a
@@ -90,7 +93,11 @@ deploy: install
 
 # Deletes every stack deploy can create (Network included, whatever -c vpc=... deploy had), by
 # name: teardown mode builds no model archive and looks nothing up (stacks/teardown.py).
+# First stops this deployment's running transform jobs (they outlive every stack) and lists the
+# bootstrap-bucket assets that stay (scripts/destroy_preflight.py, docs/lifecycle.md).
+DESTROY_PREFLIGHT ?= $(PYTHON) scripts/destroy_preflight.py
 destroy: install
+	$(DESTROY_PREFLIGHT) $(file <$(DEPLOYED_ARGS_FILE)) $(CDK_ARGS)
 	$(CDK) destroy --all -c teardown=true $(file <$(DEPLOYED_ARGS_FILE)) $(CDK_ARGS)
 
 demo: install

@@ -117,3 +117,35 @@ def duplicate_s3_event(*, bucket: str, key: str, version_id: str, size: int) -> 
             ]
         }
     )
+
+
+# Enough parts that the trigger's copy of the parts into one job's pinned input takes real
+# time, far more than the three of the assertion stack's dataset.
+MANY_PARTS = 150
+# S3 object tags as PutObject takes them (URL query form). CopyObject copies tags by default,
+# which needs tag permissions on both sides (README of the trigger, "Tagged uploads").
+UPLOAD_TAGS = "team=ml-platform&purpose=zstc-integ"
+
+
+def tagged_file(run_id: str) -> SingleFile:
+    """A JSON Lines file uploaded with object tags: it must run like any other upload."""
+    return SingleFile(
+        key=f"{INPUT_PREFIX}{run_id}-tagged.jsonl",
+        body=_record("tagged-1", "learn a new language this year") + "\n",
+        error_lines=(),
+        job_name_filter=f"input-{run_id}-tagged-jsonl",
+    )
+
+
+def many_part_dataset(run_id: str, parts: int = MANY_PARTS) -> Dataset:
+    """A dataset of many one-record parts, uploaded in reverse order before its marker."""
+    names = [f"part-{n}.jsonl" for n in range(1, parts + 1)]
+    return Dataset(
+        prefix=f"{DATASETS_PREFIX}{run_id}-many/",
+        parts=tuple(
+            (name, _record(f"many-{n}", f"resolution number {n}") + "\n")
+            for n, name in reversed(list(enumerate(names, start=1)))
+        ),
+        ids_in_input_order=tuple(f"many-{n}" for n in range(1, parts + 1)),
+        job_name_filter=f"datasets-{run_id}-many-success",
+    )

@@ -8,8 +8,12 @@ Steps, each printed as it starts:
 2. `cdk deploy --all` of integ/integ_zstc_flow.py: zstc's stacks in the cheap configuration, the
    probe stack, then the assertion stack, whose custom resources run the assertions;
 3. the assertions' verdicts from the assertion stack's outputs;
-4. `zstc batch results` on the dataset job (integ/dataset_results.py);
-5. always, even after a failure or Ctrl-C: `cdk destroy --all`, then the leftovers check.
+4. a tagged upload and a dataset of many parts, uploaded with the user's credentials
+   (integ/post_deploy_uploads.py);
+5. `zstc batch results` on both dataset jobs (integ/dataset_results.py);
+6. always, even after a failure or Ctrl-C: `cdk destroy` of the two test stacks, then zstc's
+   stacks destroyed exactly as `make destroy` does it (running transform jobs stopped, then the
+   app's teardown mode, stacks/teardown.py), then the leftovers check.
 
 The stacks are deployed with the project's pinned CDK CLI. integ-runner is not used: its latest
 release (@aws-cdk/integ-runner 2.197.10) bundles a toolkit that reads cloud assembly schema 53 at
@@ -36,13 +40,14 @@ from integ.cheap_config import (
     RUN_ID_ENV,
 )
 from integ.dataset_results import check_dataset_results
-from integ.flow_data import dataset
+from integ.flow_data import dataset, many_part_dataset, tagged_file
 from integ.leftovers import (
     SETTLE_SECONDS,
     lambda_log_group_prefixes,
     log_groups,
     wait_for_no_leftovers,
 )
+from integ.post_deploy_uploads import check_post_deploy_uploads
 from integ.preflight import PreflightError, Target, check_target
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -78,6 +83,47 @@ def cdk_command(action: str, *arguments: str, assembly_dir: Path) -> list[str]:
     """A CDK CLI command on the integration app, synthesized into assembly_dir."""
     app = f"{sys.executable} {INTEG_APP}"
     return [str(CDK), action, "--all", "--app", app, "--output", str(assembly_dir), *arguments]
+
+
+def destroy_test_stacks_command(assembly_dir: Path) -> list[str]:
+    """Only the probe and assertion stacks: they use zstc's stacks, so they go first."""
+    app = f"{sys.executable} {INTEG_APP}"
+    return [
+        str(CDK),
+        "destroy",
+        *TEST_STACKS,
+        "--force",
+        "--app",
+        app,
+        "--output",
+        str(assembly_dir),
+    ]
+
+
+def teardown_commands(work_dir: Path) -> list[list[str]]:
+    """What `make destroy` runs, for the integration's stack prefix (Makefile, destroy)."""
+    context = ["-c", f"stack_prefix={INTEG_STACK_PREFIX}"]
+    return [
+        [sys.executable, str(REPO_ROOT / "scripts" / "destroy_preflight.py"), *context],
+        [
+            str(CDK),
+            "destroy",
+            "--all",
+            "--force",
+            "--app",
+            f"{sys.executable} {REPO_ROOT / 'app.py'}",
+            "--output",
+            str(work_dir / "teardown.out"),
+            "-c",
+            "teardown=true",
+            *context,
+        ],
+    ]
+
+
+def _bucket_name(outputs: dict[str, Any]) -> str | None:
+    value = outputs.get(f"{INTEG_STACK_PREFIX}-Data", {}).get("BucketName")
+    return str(value) if value else None
 
 
 def assembly_stacks(assembly_dir: Path) -> list[str]:
@@ -162,6 +208,7 @@ def run_integration(
             problems.append(
                 f"cdk deploy exited {deploy_exit}: a wait timed out or a resource failed"
             )
+        outputs: dict[str, Any] = {}
         if outputs_file.is_file():
             _step("assertion results")
             outputs = json.loads(outputs_file.read_text(encoding="utf-8"))
@@ -170,22 +217,36 @@ def run_integration(
                 assertion_stack=ASSERTION_STACK,
                 expected_count=expected_assertion_count(assembly_dir),
             )
-        if deploy_exit == 0:
-            _step("zstc batch results joins the dataset in input order")
-            problems += check_dataset_results(
+        bucket = _bucket_name(outputs)
+        if deploy_exit == 0 and bucket is None:
+            problems.append(f"no BucketName output of {INTEG_STACK_PREFIX}-Data")
+        if deploy_exit == 0 and bucket is not None:
+            _step("a tagged upload and a dataset of many parts each run one job")
+            problems += check_post_deploy_uploads(
                 session=session,
                 region=target.region,
-                stack_prefix=INTEG_STACK_PREFIX,
-                dataset=dataset(run_id),
+                bucket=bucket,
+                tagged=tagged_file(run_id),
+                many_parts=many_part_dataset(run_id),
             )
+            _step("zstc batch results joins each dataset in input order")
+            for joined in (dataset(run_id), many_part_dataset(run_id)):
+                problems += check_dataset_results(
+                    session=session,
+                    region=target.region,
+                    stack_prefix=INTEG_STACK_PREFIX,
+                    dataset=joined,
+                )
         finished = True
     finally:
-        _step("destroy the integration stacks")
-        destroy_exit = runner(cdk_command("destroy", "--force", assembly_dir=assembly_dir), env)
-        if destroy_exit != 0:
-            problems.append(
-                f"cdk destroy exited {destroy_exit}: see README, 'Verify in your account'"
-            )
+        _step("destroy the test stacks, then zstc's stacks as make destroy does")
+        for command in [destroy_test_stacks_command(assembly_dir), *teardown_commands(work_dir)]:
+            destroy_exit = runner(command, env)
+            if destroy_exit != 0:
+                problems.append(
+                    f"{' '.join(command[:2])} exited {destroy_exit}: see README, 'Verify in "
+                    "your account'"
+                )
         stack_names = stack_names or assembly_stacks(assembly_dir)
         zstc_stacks = [name for name in stack_names if name not in TEST_STACKS]
         _step("nothing of zstc's stacks left behind")

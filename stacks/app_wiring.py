@@ -42,7 +42,8 @@ def _environment(config: ZstcConfig) -> cdk.Environment | None:
 
 def build_model_archive_for(config: ZstcConfig, output_path: Path = MODEL_ARCHIVE_PATH) -> Path:
     """Builds the model.tar.gz that both the endpoint and batch transform serve."""
-    if config.weights_source == "hub":
+    if config.weights_source in ("hub", "s3"):
+        # Code only: the weights come from the hub at start-up, or from the deploy-time copy.
         return build_model_archive(output_path)
     if config.model_weights_dir is not None:
         return build_model_archive(output_path, weights_dir=config.model_weights_dir)

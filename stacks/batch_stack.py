@@ -132,6 +132,7 @@ class BatchStack(cdk.Stack):
             key=data.key,
             network=network,
             log_group_name_prefix="/aws/sagemaker/TransformJobs",
+            data=data,
         )
         # The bucket ARN travels through an export with a fixed name, so that cdk-nag's finding
         # ids (and their acknowledgements below) do not depend on hashed logical ids.

@@ -45,11 +45,15 @@ MAX_TRANSFORM_PAYLOAD_PRODUCT = 100
 BATCH_PAYLOAD_MB_BY_MODEL_KIND = {"nli": 1, "embedding": 6}
 
 
+# model_weights values that are not a directory (docs/lifecycle.md, "Where the weights come from").
+WEIGHTS_MODES = ("s3", "hub", "package")
+
+
 class ConfigError(ValueError):
     """A configuration value that zstc cannot deploy."""
 
 
-WeightsSource = Literal["hub", "package"]
+WeightsSource = Literal["s3", "hub", "package"]
 VpcMode = Literal["none", "create", "existing"]
 RemovalPolicyName = Literal["destroy", "retain"]
 BatchStrategy = Literal["MultiRecord", "SingleRecord"]
@@ -67,10 +71,13 @@ class ZstcConfig:
     # The model: any NLI model (or a sentence-transformers bi-encoder) on the Hugging Face hub.
     model_id: str = "facebook/bart-large-mnli"
     model_revision: str = "main"
+    # "s3" (default): at deploy, a custom resource copies the revision's files from the hub into
+    # the data bucket, hash-checked; the models read them from S3 with network isolation on.
     # "hub": the container downloads the model at start-up (needs internet egress).
     # "package": synth downloads the snapshot into model.tar.gz (needs the hub at synth time).
     # A directory path: its files are packaged into model.tar.gz as they are.
-    model_weights: str = "hub"
+    # docs/lifecycle.md, "Where the weights come from".
+    model_weights: str = "s3"
     # "nli" (a cross-encoder such as bart-large-mnli), "embedding" (a sentence-transformers
     # bi-encoder) or "auto" (the container decides from the model's files).
     model_kind: ModelKind = "auto"
@@ -85,6 +92,9 @@ class ZstcConfig:
     endpoint_enabled: bool = True
     endpoint_instance_type: str = "ml.g4dn.xlarge"
     endpoint_instance_count: int = 1
+    # false removes the scalable target and its policy: the first of the two deploys that change
+    # endpoint_instance_type (docs/lifecycle.md, "Changing the instance type").
+    autoscaling_enabled: bool = True
     autoscaling_min_capacity: int = 1
     autoscaling_max_capacity: int = 2
     autoscaling_invocations_per_instance: int = 600
@@ -104,17 +114,25 @@ class ZstcConfig:
 
     @property
     def weights_source(self) -> WeightsSource:
-        """Whether the model weights come from the hub at start-up or travel in model.tar.gz."""
-        return "hub" if self.model_weights == "hub" else "package"
+        """Where the container's weights come from: the data bucket (copied at deploy), the hub
+        at start-up, or model.tar.gz."""
+        if self.model_weights in ("s3", "hub"):
+            return self.model_weights  # type: ignore[return-value]
+        return "package"
 
     @property
     def weights_packaged(self) -> bool:
         return self.weights_source == "package"
 
     @property
+    def weights_need_internet_at_start(self) -> bool:
+        """Only hub mode downloads at container start; every other mode runs isolated."""
+        return self.weights_source == "hub"
+
+    @property
     def model_weights_dir(self) -> Path | None:
         """The local directory whose files are packaged as the model, when one was given."""
-        if self.model_weights in ("hub", "package"):
+        if self.model_weights in WEIGHTS_MODES:
             return None
         return Path(self.model_weights).expanduser().resolve()
 
@@ -222,11 +240,11 @@ def _auto_or_int_between(low: int, high: int) -> Callable[[str, Any], int | str]
 
 def _model_weights(key: str, value: Any) -> str:
     text = _as_str(key, value)
-    if text in ("hub", "package"):
+    if text in WEIGHTS_MODES:
         return text
     if not Path(text).expanduser().is_dir():
         raise ConfigError(
-            f"{key}: {text!r} is not allowed; expected 'hub', 'package' or an existing "
+            f"{key}: {text!r} is not allowed; expected 's3', 'hub', 'package' or an existing "
             "directory holding the model files"
         )
     return text
@@ -283,6 +301,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "endpoint_enabled": _as_bool,
     "endpoint_instance_type": _INSTANCE_TYPE_PARSER,
     "endpoint_instance_count": _int_between(1, 100),
+    "autoscaling_enabled": _as_bool,
     "autoscaling_min_capacity": _int_between(1, 100),
     "autoscaling_max_capacity": _int_between(1, 100),
     "autoscaling_invocations_per_instance": _int_between(1, 100_000),
@@ -326,11 +345,11 @@ def _check_combinations(config: ZstcConfig) -> None:
             f"{product}; SageMaker allows at most {MAX_TRANSFORM_PAYLOAD_PRODUCT}"
         )
     _check_int8_runs_on_cpu(config)
-    if config.vpc_mode != "none" and not config.weights_packaged:
+    if config.vpc_mode != "none" and config.weights_need_internet_at_start:
         raise ConfigError(
             f"model_weights: 'hub' is not allowed with vpc={config.vpc!r}; a model in a VPC has "
-            "no internet, so its weights must be packaged: set model_weights to 'package' or to "
-            "a local model directory"
+            "no internet, so its weights must come from S3: set model_weights to 's3' (the "
+            "default), 'package' or a local model directory"
         )
 
 
@@ -365,8 +384,8 @@ def moving_revision_warning(config: ZstcConfig) -> str | None:
     return (
         f"model_revision: {config.model_revision!r} is a branch or tag, not a commit hash; with "
         "model_weights=hub every instance start downloads whatever it points to then. Pin the "
-        "40-character commit hash, or set model_weights=package (weights inside model.tar.gz, "
-        "no internet needed at run time)"
+        "40-character commit hash, or set model_weights=s3 (the default: the commit is resolved "
+        "once at deploy and copied into the data bucket, no internet needed at run time)"
     )
 
 

@@ -15,3 +15,6 @@ MANIFESTS_PREFIX = "manifests/"
 # The batch trigger's copies of the exact object versions each job reads, one folder per job:
 # a job started hours after an upload, or reading for hours, never sees a later overwrite.
 PINNED_INPUTS_PREFIX = "pinned-inputs/"
+# The model files the weights copy writes at deploy, one folder per serving stack and copy
+# (stacks/model_weights.py); outside input/ and datasets/, so they never start a job.
+MODEL_DATA_PREFIX = "model-data/"

@@ -8,8 +8,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks.access_log_teardown import AccessLogBucketTeardown
 from stacks.config import ZstcConfig
 from stacks.data_layout import INPUT_PREFIX, MANIFESTS_PREFIX, OUTPUT_PREFIX, PINNED_INPUTS_PREFIX
+from stacks.function_logs import S3_AUTO_DELETE_PROVIDER_ID, own_cdk_provider_logs
 
 # Old object versions are kept this long, so an overwrite or delete can be undone for a while.
 NONCURRENT_VERSION_DAYS = 30
@@ -91,7 +93,9 @@ class DataStack(cdk.Stack):
                 )
             ],
             removal_policy=removal,
-            auto_delete_objects=auto_delete,
+            # Emptied by AccessLogBucketTeardown instead (below): the CDK's own emptying runs
+            # while log deliveries can still arrive (aws/aws-cdk#21776).
+            auto_delete_objects=False,
         )
         self.bucket = s3.Bucket(
             self,
@@ -132,6 +136,32 @@ class DataStack(cdk.Stack):
             ],
             removal_policy=removal,
             auto_delete_objects=auto_delete,
+        )
+
+        if auto_delete:
+            teardown = AccessLogBucketTeardown(
+                self,
+                "AccessLogTeardown",
+                log_bucket=self.access_log_bucket,
+                log_retention_days=config.log_retention_days,
+                log_encryption_key=self.log_encryption_key,
+            )
+            # The data bucket goes first (its emptying writes access logs), then the teardown
+            # closes and empties the log bucket, then CloudFormation deletes it.
+            self.bucket.node.add_dependency(teardown)
+
+        # The provider that empties the data bucket on destroy logs to a group this stack owns.
+        own_cdk_provider_logs(
+            self,
+            provider_id=S3_AUTO_DELETE_PROVIDER_ID,
+            log_retention_days=config.log_retention_days,
+            log_encryption_key=self.log_encryption_key,
+        )
+
+        # The bucket ARN for IAM statements in other stacks, through an export with a fixed name:
+        # cdk-nag's finding ids (and their acknowledgements) then do not depend on hashed ids.
+        self.bucket_arn_for_grants = self.export_value(
+            self.bucket.bucket_arn, name=f"{self.stack_name}-BucketArnForModels"
         )
 
         cdk.CfnOutput(

@@ -46,6 +46,18 @@ MAXIMUM_EXECUTION_TIMEOUT_SECONDS = (
 )
 
 
+# Every update keeps the variant's current instance count (and weight) instead of resetting it to
+# the new config's InitialInstanceCount: an endpoint scaled out to serve its load stays scaled
+# out through the update, and the rollback alarms do not trip on a fleet cut back to its initial
+# size. Nothing is excluded (ExcludeRetainedVariantProperties is left out), so autoscaling alone
+# owns the count; endpoint_instance_count only sizes the first deployment. The instance type
+# is not a variant property: it always comes from the new config.
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html
+# (RetainAllVariantProperties, ExcludeRetainedVariantProperties; VariantPropertyType is
+# DesiredInstanceCount, DesiredWeight or DataCaptureConfig).
+RETAIN_ALL_VARIANT_PROPERTIES = True
+
+
 def blue_green_deployment(
     *, rollback_alarms: Sequence[cloudwatch.IAlarm]
 ) -> sagemaker.CfnEndpoint.DeploymentConfigProperty:

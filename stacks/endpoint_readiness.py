@@ -15,12 +15,13 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from stacks.function_logs import function_logs_and_role, function_role
+from stacks.log_retention import retention
 from stacks.nag import acknowledge
+from stacks.owned_provider import owned_provider
 
 READINESS_ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "endpoint_readiness"
 # How long after the endpoint is InService the model may take to answer: the hub download of
@@ -33,6 +34,16 @@ QUERY_INTERVAL = cdk.Duration.seconds(30)
 # One probe: InvokeEndpoint may take up to SageMaker's 60-second real-time limit.
 FUNCTION_TIMEOUT = cdk.Duration.minutes(2)
 RESOURCE_TYPE = "Custom::EndpointReadiness"
+# Lambda function names are at most 64 characters.
+MAX_FUNCTION_NAME = 64
+
+
+def readiness_function_name(stack_name: str, function_id: str) -> str:
+    """The check's function names: fixed, so the framework's "Logs:" line names their group."""
+    name = f"{stack_name}-Readiness{function_id}"
+    if len(name) > MAX_FUNCTION_NAME:
+        raise ValueError(f"stack name {stack_name!r} is too long for function name {name!r}")
+    return name
 
 
 class EndpointReadinessCheck(Construct):
@@ -49,18 +60,21 @@ class EndpointReadinessCheck(Construct):
         model_name: str,
         log_retention_days: int,
         log_encryption_key: kms.IKey | None,
+        endpoint_log_group: logs.ILogGroup | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
         # The check's logs belong with the endpoint, like the endpoint's own log group.
         removal = cdk.RemovalPolicy.DESTROY
-        log_group, role = function_logs_and_role(
+        role = iam.Role(
             self,
-            name="Check",
+            "CheckRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="zstc readiness check: describe and invoke this stack's endpoint",
-            log_retention_days=log_retention_days,
-            log_encryption_key=log_encryption_key,
-            removal=removal,
         )
+        if endpoint_log_group is not None:
+            # A failure quotes the container's last log lines (readiness_check.py explains why).
+            endpoint_log_group.grant(role, "logs:FilterLogEvents")
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="ProbeThisEndpoint",
@@ -76,9 +90,30 @@ class EndpointReadinessCheck(Construct):
         }
         built: dict[str, lambda_.Function] = {}
         for function_id, handler in functions.items():
+            # When a function fails, the CDK Provider framework adds "Logs: /aws/lambda/<function
+            # name>" to the reason CloudFormation shows (provider-framework/runtime/framework.js,
+            # invokeUserFunction). A named function logging to exactly that group keeps the line
+            # true, and the group is still this stack's, with retention.
+            function_name = readiness_function_name(stack.stack_name, function_id)
+            log_group = logs.LogGroup(
+                self,
+                f"{function_id}Logs",
+                log_group_name=f"/aws/lambda/{function_name}",
+                retention=retention(log_retention_days),
+                encryption_key=log_encryption_key,
+                removal_policy=removal,
+            )
+            log_group.grant_write(role)
+            environment = (
+                {"ENDPOINT_LOG_GROUP": endpoint_log_group.log_group_name}
+                if endpoint_log_group is not None
+                else {}
+            )
             function = lambda_.Function(
                 self,
                 function_id,
+                function_name=function_name,
+                environment=environment,
                 description=f"zstc readiness check ({function_id}) of endpoint {endpoint_name}",
                 runtime=lambda_.Runtime.PYTHON_3_12,
                 handler=handler,
@@ -99,35 +134,16 @@ class EndpointReadinessCheck(Construct):
             )
             built[function_id] = function
 
-        # The framework's onEvent starts the waiter state machine, whose isComplete task the
-        # other role runs: one role for both would make the state machine depend on itself.
-        framework_logs, on_event_role = function_logs_and_role(
+        provider = owned_provider(
             self,
-            name="FrameworkOnEvent",
-            description="zstc readiness check: the CDK provider framework's onEvent",
+            purpose="readiness check",
+            on_event=built["OnEvent"],
+            is_complete=built["IsComplete"],
+            query_interval=QUERY_INTERVAL,
+            total_timeout=PROVIDER_TOTAL_TIMEOUT,
             log_retention_days=log_retention_days,
             log_encryption_key=log_encryption_key,
             removal=removal,
-        )
-        complete_role = function_role(
-            self,
-            name="FrameworkIsComplete",
-            description="zstc readiness check: the CDK provider framework's isComplete, onTimeout",
-            log_group=framework_logs,
-        )
-        provider = cr.Provider(
-            self,
-            "Provider",
-            on_event_handler=built["OnEvent"],
-            is_complete_handler=built["IsComplete"],
-            query_interval=QUERY_INTERVAL,
-            total_timeout=PROVIDER_TOTAL_TIMEOUT,
-            framework_on_event_role=on_event_role,
-            framework_complete_and_timeout_role=complete_role,
-            log_group=framework_logs,
-            # Every step of the wait is logged by the functions above; the state machine's own
-            # execution history is kept by Step Functions.
-            disable_waiter_state_machine_logging=True,
         )
         self.resource = cdk.CustomResource(
             self,
@@ -142,52 +158,3 @@ class EndpointReadinessCheck(Construct):
             },
         )
         self.resource.node.add_dependency(endpoint)
-        self._acknowledge_provider_findings(
-            provider=provider,
-            framework_roles=(on_event_role, complete_role),
-            user_functions=tuple(built.values()),
-        )
-
-    def _acknowledge_provider_findings(
-        self,
-        *,
-        provider: cr.Provider,
-        framework_roles: tuple[iam.Role, ...],
-        user_functions: tuple[lambda_.Function, ...],
-    ) -> None:
-        """What the CDK's Provider framework grants and builds, which zstc cannot narrow."""
-        stack = cdk.Stack.of(self)
-        invoke_reason = (
-            "The CDK Provider framework grants lambda:InvokeFunction on the function and on "
-            "its versions and aliases (<arn>:*); the function is the readiness check's own."
-        )
-        for role in framework_roles:
-            for function in user_functions:
-                arn = stack.resolve(function.function_arn)["Fn::GetAtt"][0]
-                acknowledge(
-                    role,
-                    rule_id=f"AwsSolutions-IAM5[Resource::<{arn}.Arn>:*]",
-                    reason=invoke_reason,
-                )
-        waiter = provider.node.find_child("waiter-state-machine")
-        for function_id in ("framework-isComplete", "framework-onTimeout"):
-            framework_function = provider.node.find_child(function_id)
-            assert isinstance(framework_function, lambda_.Function)
-            arn = stack.resolve(framework_function.function_arn)["Fn::GetAtt"][0]
-            acknowledge(
-                waiter,
-                rule_id=f"AwsSolutions-IAM5[Resource::<{arn}.Arn>:*]",
-                reason=invoke_reason,
-            )
-        acknowledge(
-            waiter,
-            rule_id="AwsSolutions-SF1",
-            reason="The CDK Provider framework's waiter only polls isComplete; each poll's "
-            "outcome is logged by the readiness check's functions in their own log group.",
-        )
-        acknowledge(
-            waiter,
-            rule_id="AwsSolutions-SF2",
-            reason="The CDK Provider framework offers no X-Ray tracing for its waiter state "
-            "machine; it runs only while a deployment waits for the endpoint.",
-        )

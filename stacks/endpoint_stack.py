@@ -25,6 +25,7 @@ from stacks.endpoint_alarms import EndpointErrorAlarms
 from stacks.endpoint_deployment import (
     CONTAINER_STARTUP_HEALTH_CHECK_TIMEOUT_SECONDS,
     MODEL_DATA_DOWNLOAD_TIMEOUT_SECONDS,
+    RETAIN_ALL_VARIANT_PROPERTIES,
     blue_green_deployment,
 )
 from stacks.endpoint_readiness import EndpointReadinessCheck
@@ -101,6 +102,9 @@ class EndpointStack(cdk.Stack):
             key=data.key,
             network=network,
             log_group_name_prefix=log_group_name,
+            data=data,
+            # Real-time endpoints load an uncompressed S3 prefix: nothing to unpack at start.
+            uncompressed_model_data=True,
         )
 
         self.endpoint_config = sagemaker.CfnEndpointConfig(
@@ -129,10 +133,14 @@ class EndpointStack(cdk.Stack):
             "Endpoint",
             endpoint_name=self.endpoint_name,
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            retain_all_variant_properties=RETAIN_ALL_VARIANT_PROPERTIES,
         )
         self.endpoint.node.add_dependency(self.log_group)
 
-        self._add_autoscaling(config=config)
+        # Changing the instance type fails while autoscaling is registered: deploy once with
+        # autoscaling_enabled=false first (docs/lifecycle.md, "Changing the instance type").
+        if config.autoscaling_enabled:
+            self._add_autoscaling(config=config)
         self.alarm_topic = self._add_alarms(config=config, data=data)
         # Updates bake on the new fleet and roll back when the error alarms trip.
         self.endpoint.deployment_config = blue_green_deployment(
@@ -147,6 +155,7 @@ class EndpointStack(cdk.Stack):
             model_name=self.serving_model.model_name,
             log_retention_days=config.log_retention_days,
             log_encryption_key=data.log_encryption_key,
+            endpoint_log_group=self.log_group,
         )
 
         cdk.CfnOutput(

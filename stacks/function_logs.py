@@ -48,3 +48,40 @@ def function_role(
     )
     log_group.grant_write(role)
     return role
+
+
+# aws-cdk-lib's singleton provider behind `auto_delete_objects=True` (one per stack).
+S3_AUTO_DELETE_PROVIDER_ID = "Custom::S3AutoDeleteObjectsCustomResourceProvider"
+
+
+def own_cdk_provider_logs(
+    stack: cdk.Stack,
+    *,
+    provider_id: str,
+    log_retention_days: int,
+    log_encryption_key: kms.IKey | None,
+) -> logs.LogGroup | None:
+    """Sends the logs of an aws-cdk-lib singleton provider's function to a group this stack owns.
+
+    Left alone, such a function logs to /aws/lambda/<function name>, which Lambda creates on
+    first use and no stack owns: it has no retention and outlives `cdk destroy`. The function
+    is a plain CfnResource, so its LoggingConfig is set by property override
+    (AWS::Lambda::Function LoggingConfig.LogGroup). The reference also orders the deletion:
+    the custom resource, which runs the function one last time, goes first, then the function,
+    then its log group. Its role keeps aws-cdk-lib's AWSLambdaBasicExecutionRole, which may
+    write to any group. Returns None when the stack has no such provider.
+    """
+    provider = stack.node.try_find_child(provider_id)
+    if provider is None:
+        return None
+    handler = provider.node.find_child("Handler")
+    assert isinstance(handler, cdk.CfnResource)
+    log_group = logs.LogGroup(
+        stack,
+        "AutoDeleteProviderLogs",
+        retention=retention(log_retention_days),
+        encryption_key=log_encryption_key,
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+    )
+    handler.add_property_override("LoggingConfig", {"LogGroup": log_group.log_group_name})
+    return log_group

@@ -21,6 +21,7 @@ from constructs import Construct
 
 from stacks.config import ZstcConfig
 from stacks.log_retention import retention
+from stacks.network_interfaces_wait import ModelNetworkInterfacesWait
 
 # The interface endpoints a SageMaker model and its callers need inside an isolated VPC.
 INTERFACE_ENDPOINT_SERVICES: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
@@ -86,6 +87,16 @@ class NetworkStack(cdk.Stack):
         )
         if existing_vpc_id is None:
             self._add_endpoints(vpc=self.vpc)
+        # Deleted first on destroy: waits until SageMaker released the models' interfaces,
+        # so the security group and subnets can go (cloudformation-coverage-roadmap#1327).
+        self.interfaces_wait = ModelNetworkInterfacesWait(
+            self,
+            "ModelInterfacesWait",
+            security_group=self.security_group,
+            subnet_ids=self.subnet_ids,
+            log_retention_days=config.log_retention_days,
+            log_encryption_key=log_encryption_key,
+        )
 
     def _create_vpc(self, *, config: ZstcConfig, log_encryption_key: kms.IKey | None) -> ec2.Vpc:
         vpc = ec2.Vpc(

@@ -1,7 +1,16 @@
-"""A SageMaker Model serving model.tar.gz on the Hugging Face inference image.
+"""A SageMaker Model on the Hugging Face inference image, with its weights and code.
 
-Shared by the endpoint stack and the batch stack; each creates its own, so either stack can be
-deployed or destroyed on its own.
+Shared by the endpoint stack and the batch stack; each creates its own (and, with
+model_weights=s3, its own copy of the weights), so either stack can be deployed or destroyed
+on its own.
+
+Where the container's files come from (docs/lifecycle.md, "Where the weights come from"):
+- model_weights=s3: the deploy-time copy in the data bucket (stacks/model_weights.py), read as
+  an uncompressed S3 prefix (real-time endpoints) or as its model.tar.gz (batch, serverless);
+- model_weights=package or a directory: model.tar.gz with the weights in it;
+- model_weights=hub: model.tar.gz with the code only; the container downloads the weights.
+Only hub mode needs internet at container start, so every other mode runs with network
+isolation unless the caller turns it off (serverless inference supports no isolation).
 """
 
 from __future__ import annotations
@@ -24,10 +33,12 @@ from stacks.container_image import (
     image_uri,
 )
 from stacks.instance_storage import supports_volume_kms_key
+from stacks.model_weights import ModelWeightsCopy
 from stacks.nag import acknowledge
 from zstc.model_server_settings import ModelServerSettings
 
 if TYPE_CHECKING:
+    from stacks.data_stack import DataStack
     from stacks.network_stack import NetworkStack
 
 # SageMaker publishes instance and invocation metrics under these namespaces with the execution
@@ -54,13 +65,19 @@ def container_environment(
         environment["ZSTC_MODEL_ID"] = config.model_id
         environment["ZSTC_MODEL_REVISION"] = config.model_revision
     else:
-        # Packaged weights: nothing may try the hub (there is no network under isolation).
+        # Weights from S3 or packaged: nothing may try the hub (no network under isolation).
         environment["HF_HUB_OFFLINE"] = "1"
     return environment
 
 
 class ServingModel(Construct):
-    """A SageMaker Model serving model.tar.gz on the HF inference image, with its role."""
+    """A SageMaker Model on the HF inference image, with its role and (s3 mode) its weights.
+
+    uncompressed_model_data: read the s3-mode copy as an uncompressed S3 prefix; only real-time
+    endpoints support that (batch transform and serverless need model.tar.gz).
+    network_isolation: None means on unless the weights come from the hub at start-up; pass
+    False where the hosting option supports no isolation (serverless inference).
+    """
 
     def __init__(
         self,
@@ -74,6 +91,9 @@ class ServingModel(Construct):
         key: kms.IKey,
         network: NetworkStack | None,
         log_group_name_prefix: str,
+        data: DataStack | None = None,
+        uncompressed_model_data: bool = False,
+        network_isolation: bool | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
@@ -85,8 +105,10 @@ class ServingModel(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="zstc SageMaker model execution role: artifact, key, image, logs, metrics",
         )
-        # Read on the one model.tar.gz object, not the whole CDK asset bucket.
-        self.artifact.bucket.grant_read(self.role, self.artifact.s3_object_key)
+        if config.weights_source != "s3":
+            # Read on the one model.tar.gz object, not the whole CDK asset bucket. With s3
+            # weights the model reads the copy in the data bucket, which carries the code too.
+            self.artifact.bucket.grant_read(self.role, self.artifact.s3_object_key)
         # The role uses the data key only for the instances' storage volumes; reading and
         # writing data bucket objects (batch only) is granted by the batch stack. Instance types
         # with NVMe instance storage take no volume key (their storage is hardware-encrypted),
@@ -142,6 +164,48 @@ class ServingModel(Construct):
             )
         )
 
+        model_data_url: str | None = self.artifact.s3_object_url
+        model_data_source: sagemaker.CfnModel.ModelDataSourceProperty | None = None
+        self.weights_copy: ModelWeightsCopy | None = None
+        if config.weights_source == "s3":
+            if data is None:
+                raise ValueError("data: required with model_weights=s3 (the copy's bucket)")
+            self.weights_copy = ModelWeightsCopy(
+                self,
+                "Weights",
+                model_id=config.model_id,
+                model_revision=config.model_revision,
+                bucket_name=data.bucket.bucket_name,
+                bucket_arn=data.bucket_arn_for_grants,
+                key=key,
+                code_archive=self.artifact,
+                layout="prefix" if uncompressed_model_data else "archive",
+                log_retention_days=config.log_retention_days,
+                log_encryption_key=data.log_encryption_key,
+            )
+            self.weights_copy.grant_read_copies(self.role)
+            if uncompressed_model_data:
+                model_data_url = None
+                model_data_source = sagemaker.CfnModel.ModelDataSourceProperty(
+                    s3_data_source=sagemaker.CfnModel.S3DataSourceProperty(
+                        s3_uri=self.weights_copy.s3_uri,
+                        s3_data_type="S3Prefix",
+                        compression_type="None",
+                    )
+                )
+            else:
+                assert self.weights_copy.archive_s3_uri is not None
+                model_data_url = self.weights_copy.archive_s3_uri
+            cdk.CfnOutput(
+                self,
+                "ModelCommit",
+                value=self.weights_copy.commit,
+                description=f"The commit of {config.model_id} this stack's model serves "
+                f"(model_revision {config.model_revision!r}, resolved at deploy)",
+            )
+        if network_isolation is None:
+            network_isolation = not config.weights_need_internet_at_start
+
         vpc_config: sagemaker.CfnModel.VpcConfigProperty | None = None
         if network is not None:
             self._grant_network_interfaces(network=network)
@@ -156,12 +220,13 @@ class ServingModel(Construct):
             execution_role_arn=self.role.role_arn,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
                 image=image_uri(self, instance_type=instance_type),
-                model_data_url=self.artifact.s3_object_url,
+                model_data_url=model_data_url,
+                model_data_source=model_data_source,
                 mode="SingleModel",
                 environment=container_environment(config=config, model_server=model_server),
             ),
-            # Packaged weights need no network at all, so the container gets none.
-            enable_network_isolation=config.weights_packaged,
+            # Weights from S3 or packaged need no network at all, so the container gets none.
+            enable_network_isolation=network_isolation,
             vpc_config=vpc_config,
         )
         # SageMaker checks the role's permissions when it starts containers, so the policy must

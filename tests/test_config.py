@@ -68,7 +68,10 @@ def test_cdk_owned_context_keys_are_ignored() -> None:
 def test_derived_properties() -> None:
     config = load_config({})
     assert (config.vpc_mode, config.existing_vpc_id) == ("none", None)
-    assert (config.weights_source, config.weights_packaged) == ("hub", False)
+    # The default copies the weights into the data bucket at deploy: no internet at start.
+    assert (config.weights_source, config.weights_packaged) == ("s3", False)
+    assert not config.weights_need_internet_at_start
+    assert load_config({"model_weights": "hub"}).weights_need_internet_at_start
     assert config.existing_kms_key_arn is None
 
     arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -127,11 +130,15 @@ def test_model_weights_directory(tmp_path: Path) -> None:
         ({"model_kind": "bi-encoder"}, "model_kind: 'bi-encoder' is not allowed; expected one"),
         ({"batch_strategy": "multirecord"}, "batch_strategy: 'multirecord' is not allowed"),
         ({"vpc": "vpc-xyz"}, "vpc: 'vpc-xyz' is not allowed; expected 'none', 'create'"),
-        ({"vpc": "create"}, "model_weights: 'hub' is not allowed with vpc='create'"),
         (
-            {"vpc": "vpc-0123456789abcdef0"},
+            {"vpc": "create", "model_weights": "hub"},
+            "model_weights: 'hub' is not allowed with vpc='create'",
+        ),
+        (
+            {"vpc": "vpc-0123456789abcdef0", "model_weights": "hub"},
             "model_weights: 'hub' is not allowed with vpc='vpc-0123456789abcdef0'",
         ),
+        ({"model_weights": "s4"}, "model_weights: 's4' is not allowed; expected 's3', 'hub'"),
         ({"kms_key": "alias/mine"}, "kms_key: 'alias/mine' is not allowed"),
         ({"removal_policy": "snapshot"}, "removal_policy: 'snapshot' is not allowed"),
         ({"notification_email": "not-an-email"}, "notification_email: 'not-an-email'"),

@@ -20,6 +20,7 @@ endpoint is only probed while it runs the config named in the properties.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -41,6 +42,15 @@ NOT_READY_ERRORS = frozenset(
         "ThrottlingException",
     }
 )
+# A failure quotes the container's last log lines: on a failed first deploy CloudFormation
+# deletes the endpoint's log group with the rest of the stack, so a message that only pointed
+# there would point at nothing. CloudFormation keeps the stack's events, this reason included.
+# The Provider framework returns the reason with its own text, and a custom resource response
+# may be at most 4096 bytes, so the quote is kept short.
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref-responses.html
+EVIDENCE_MAX_CHARS = 1500
+EVIDENCE_MAX_LINES = 20
+EVIDENCE_WINDOW_SECONDS = 1800
 # Endpoint states that waiting cannot fix.
 BROKEN_STATES = frozenset({"Failed", "UpdateRollbackFailed", "OutOfService", "Deleting"})
 
@@ -108,10 +118,48 @@ def probe(*, runtime: Any, endpoint_name: str) -> str | None:
     return None
 
 
+def container_log_tail(logs: Any, *, log_group_name: str, now: float) -> str:
+    """The last lines the endpoint's containers logged (newest last), or why there are none."""
+    try:
+        response = logs.filter_log_events(
+            logGroupName=log_group_name,
+            startTime=int((now - EVIDENCE_WINDOW_SECONDS) * 1000),
+            limit=1000,
+        )
+    except ClientError as error:
+        return f"(no container log: {error.response.get('Error', {}).get('Code')})"
+    lines = [event["message"].rstrip() for event in response.get("events", [])]
+    if not lines:
+        return f"(the container logged nothing to {log_group_name} in the last 30 minutes)"
+    tail = "\n".join(lines[-EVIDENCE_MAX_LINES:])
+    return tail[-EVIDENCE_MAX_CHARS:]
+
+
 def is_complete(
-    event: dict[str, Any], *, sagemaker: Any, runtime: Any, now: float
+    event: dict[str, Any],
+    *,
+    sagemaker: Any,
+    runtime: Any,
+    now: float,
+    logs_client: Callable[[], Any] | None = None,
+    log_group_name: str | None = None,
 ) -> dict[str, Any]:
-    """One poll: complete when the endpoint classifies correctly; raises when it never will."""
+    """One poll: complete when the endpoint classifies correctly; raises when it never will.
+
+    With a CloudWatch Logs client factory (called only on failure) and the endpoint's log
+    group, a failure quotes the container's last log lines."""
+    try:
+        return _poll(event, sagemaker=sagemaker, runtime=runtime, now=now)
+    except ReadinessError as error:
+        if logs_client is None or not log_group_name:
+            raise
+        tail = container_log_tail(logs_client(), log_group_name=log_group_name, now=now)
+        raise ReadinessError(
+            f"{error}\nLast container log lines ({log_group_name}):\n{tail}"
+        ) from error
+
+
+def _poll(event: dict[str, Any], *, sagemaker: Any, runtime: Any, now: float) -> dict[str, Any]:
     if event["RequestType"] == "Delete":
         return {"IsComplete": True}
     endpoint_name, endpoint_config_name, timeout_seconds = _properties(event)

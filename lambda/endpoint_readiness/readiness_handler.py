@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 from typing import Any
 
@@ -29,10 +30,23 @@ def _clients() -> tuple[Any, Any]:
     )
 
 
+@functools.cache
+def _logs() -> Any:
+    return boto3.client("logs", config=_CLIENT_CONFIG)
+
+
 def on_event(event: dict[str, Any], context: object) -> dict[str, Any]:
     return check_on_event(event, now=time.time())
 
 
 def is_complete(event: dict[str, Any], context: object) -> dict[str, Any]:
     sagemaker, runtime = _clients()
-    return check_is_complete(event, sagemaker=sagemaker, runtime=runtime, now=time.time())
+    return check_is_complete(
+        event,
+        sagemaker=sagemaker,
+        runtime=runtime,
+        now=time.time(),
+        logs_client=_logs,
+        # Set by the stack (stacks/endpoint_readiness.py): the group the failure quotes from.
+        log_group_name=os.environ.get("ENDPOINT_LOG_GROUP"),
+    )

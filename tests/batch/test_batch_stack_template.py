@@ -358,7 +358,16 @@ def test_trigger_reads_only_upload_versions_and_writes_only_its_own_prefixes(
     trigger_actions = {
         action
         for statement in _statements(template)
-        if statement.get("Sid") not in ("ReadTransformInputs", "ListTransformInputs")
+        # The model's statements, and the weights copy's (stacks/model_weights.py).
+        if statement.get("Sid")
+        not in (
+            "ReadTransformInputs",
+            "ListTransformInputs",
+            "WriteOwnCopies",
+            "ListOwnCopies",
+            "ReadModelCopies",
+            "ListModelCopies",
+        )
         for action in (
             statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         )

@@ -35,6 +35,16 @@ def _endpoint(app: SynthesizedApp) -> tuple[Template, dict[str, Any]]:
     return app.template(app.stacks.endpoint), app.templates[app.stacks.endpoint.stack_name]
 
 
+def _of_readiness_check(raw: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    """Resources of the type that belong to the readiness check (the weights copy has its own
+    provider in the same stack)."""
+    return {
+        logical_id: resource
+        for logical_id, resource in resources_of_type(raw, resource_type).items()
+        if "/ReadinessCheck/" in resource.get("Metadata", {}).get("aws:cdk:path", "")
+    }
+
+
 def _only_id(raw: dict[str, Any], resource_type: str) -> str:
     (logical_id,) = resources_of_type(raw, resource_type)
     return logical_id
@@ -133,7 +143,7 @@ def test_the_check_polls_is_complete_within_a_bounded_wait(default_app: Synthesi
     assert handlers == {"readiness_handler.on_event", "readiness_handler.is_complete"}
     for function in _check_functions(raw).values():
         assert function["Properties"]["Runtime"] == "python3.12"
-    (state_machine,) = resources_of_type(raw, "AWS::StepFunctions::StateMachine").values()
+    (state_machine,) = _of_readiness_check(raw, "AWS::StepFunctions::StateMachine").values()
     definition = "".join(
         part if isinstance(part, str) else "ARN"
         for part in state_machine["Properties"]["DefinitionString"]["Fn::Join"][1]
@@ -174,9 +184,12 @@ def test_the_check_may_only_describe_and_invoke_this_endpoint(
         action
         for statement in statements
         if statement not in sagemaker_statements
-        for action in statement["Action"]
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
     }
-    assert other_actions == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    # Its own log groups, and reading the endpoint's log for a failure's evidence.
+    assert other_actions == {"logs:CreateLogStream", "logs:PutLogEvents", "logs:FilterLogEvents"}
 
 
 def test_the_checks_logs_are_its_own_and_encrypted_with_the_data_key(
@@ -185,15 +198,15 @@ def test_the_checks_logs_are_its_own_and_encrypted_with_the_data_key(
     _, raw = _endpoint(default_app)
     log_group_ids = {
         f["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
-        for f in resources_of_type(raw, "AWS::Lambda::Function").values()
+        for f in _of_readiness_check(raw, "AWS::Lambda::Function").values()
     }
-    # The check's functions share one group, the provider framework's functions another.
-    assert len(log_group_ids) == 2
+    # One group per check function (named as the framework's failure text says), and one for
+    # the provider framework's functions.
+    assert len(log_group_ids) == 3
     groups = resources_of_type(raw, "AWS::Logs::LogGroup")
     for log_group_id in log_group_ids:
         properties = groups[log_group_id]["Properties"]
         assert properties["RetentionInDays"] == 30
-        assert "LogGroupName" not in properties
         # The data stack's key, exported for log groups like the other Lambdas' logs.
         key_import = properties["KmsKeyId"]["Fn::ImportValue"]
         assert key_import.startswith("Zstc-Data:")
@@ -208,3 +221,47 @@ def test_with_an_existing_key_the_checks_logs_use_default_encryption(
         log_group_id = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         group = resources_of_type(raw, "AWS::Logs::LogGroup")[log_group_id]
         assert "KmsKeyId" not in group["Properties"]
+
+
+def test_the_failure_reasons_log_line_names_the_group_each_function_logs_to(
+    default_app: SynthesizedApp,
+) -> None:
+    """The CDK Provider framework appends "Logs: /aws/lambda/<function name>" to a failure
+    (provider-framework/runtime/framework.js, invokeUserFunction); it must be the real group."""
+    _, raw = _endpoint(default_app)
+    functions = _of_readiness_check(raw, "AWS::Lambda::Function")
+    user_functions = {
+        logical_id: function
+        for logical_id, function in functions.items()
+        if str(function["Properties"]["Handler"]).startswith("readiness_handler.")
+    }
+    assert len(user_functions) == 2
+    groups = resources_of_type(raw, "AWS::Logs::LogGroup")
+    for function in user_functions.values():
+        name = function["Properties"]["FunctionName"]
+        group = groups[function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]]
+        assert group["Properties"]["LogGroupName"] == f"/aws/lambda/{name}"
+        assert group["DeletionPolicy"] == "Delete"
+
+
+def test_a_failure_can_quote_the_endpoints_log(default_app: SynthesizedApp) -> None:
+    _, raw = _endpoint(default_app)
+    endpoint_log_group = {
+        logical_id
+        for logical_id, group in resources_of_type(raw, "AWS::Logs::LogGroup").items()
+        if group["Properties"].get("LogGroupName") == f"/aws/sagemaker/Endpoints/{ENDPOINT_NAME}"
+    }
+    (group_id,) = endpoint_log_group
+    for function in _of_readiness_check(raw, "AWS::Lambda::Function").values():
+        if str(function["Properties"]["Handler"]) == "readiness_handler.is_complete":
+            assert function["Properties"]["Environment"]["Variables"]["ENDPOINT_LOG_GROUP"] == {
+                "Ref": group_id
+            }
+    statements = [
+        statement
+        for policy in resources_of_type(raw, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "logs:FilterLogEvents"
+    ]
+    (statement,) = statements
+    assert statement["Resource"] == {"Fn::GetAtt": [group_id, "Arn"]}

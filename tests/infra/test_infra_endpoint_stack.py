@@ -114,10 +114,9 @@ def test_cpu_endpoint_config_encrypts_the_volume_with_the_data_key(
     )
 
 
-def test_hub_model_gets_model_id_and_network_and_one_worker_per_gpu(
-    default_app: SynthesizedApp,
-) -> None:
-    template, _ = _endpoint(default_app)
+def test_hub_model_gets_model_id_and_network_and_one_worker_per_gpu() -> None:
+    # model_weights=hub is an opt-in since the default became s3 (test_infra_model_weights.py).
+    template, _ = _endpoint(synth({"model_weights": "hub"}))
     template.has_resource_properties(
         "AWS::SageMaker::Model",
         {
@@ -183,10 +182,10 @@ def test_vpc_model_is_isolated_offline_and_attached_to_the_subnets(
     assert len(model["Properties"]["VpcConfig"]["Subnets"]) == 2
 
 
-def test_role_has_no_managed_policies_and_reads_only_the_model_archive(
-    default_app: SynthesizedApp,
-) -> None:
-    template, raw = _endpoint(default_app)
+def test_role_has_no_managed_policies_and_reads_only_the_model_archive() -> None:
+    # With model_weights=s3 (the default) the role reads its copy instead of the archive
+    # (tests/infra/test_infra_model_weights.py); hub mode serves model.tar.gz.
+    template, raw = _endpoint(synth({"model_weights": "hub"}))
     template.has_resource_properties(
         "AWS::IAM::Role",
         {
@@ -348,20 +347,24 @@ def _key_statements(raw: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_nvme_endpoint_role_gets_no_key_permission(default_app: SynthesizedApp) -> None:
-    """The endpoint reads no data bucket object, and ml.g4dn (NVMe storage) takes no volume key.
+    """ml.g4dn (NVMe storage) takes no volume key; the key only decrypts the model's S3 copy.
 
     SageMaker rejects KmsKeyId on an EndpointConfig for instance types with local instance
     storage (botocore sagemaker service model, CreateEndpointConfigInput.KmsKeyId).
     """
     _, raw = _endpoint(default_app)
-    assert _key_statements(raw) == []
+    (statement,) = _key_statements(raw)
+    assert statement["Sid"] == "DecryptModelCopies"
+    assert statement["Action"] == "kms:Decrypt"
+    _, hub_raw = _endpoint(synth({"model_weights": "hub"}))
+    assert _key_statements(hub_raw) == []
 
 
 def test_cpu_endpoint_role_may_only_grant_the_volume_key_to_aws_resources(
     cpu_app: SynthesizedApp,
 ) -> None:
     _, raw = _endpoint(cpu_app)
-    (statement,) = _key_statements(raw)
+    (statement,) = [s for s in _key_statements(raw) if s.get("Sid") != "DecryptModelCopies"]
     assert sorted(statement["Action"]) == ["kms:CreateGrant", "kms:DescribeKey"]
     assert set(statement["Resource"]) == {"Fn::ImportValue"}
     assert "DataKey" in statement["Resource"]["Fn::ImportValue"]

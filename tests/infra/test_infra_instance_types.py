@@ -80,7 +80,9 @@ def test_malformed_instance_type_names_the_value() -> None:
 
 
 def test_container_environment_for_hub_weights() -> None:
-    config = load_config({"model_id": "MoritzLaurer/deberta-v3-base-zeroshot-v2.0"})
+    config = load_config(
+        {"model_id": "MoritzLaurer/deberta-v3-base-zeroshot-v2.0", "model_weights": "hub"}
+    )
     assert container_environment(config=config, model_server=REAL_TIME_MODEL_SERVER) == {
         "ZSTC_MODEL_ID": "MoritzLaurer/deberta-v3-base-zeroshot-v2.0",
         "ZSTC_MODEL_REVISION": "main",

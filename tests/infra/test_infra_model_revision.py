@@ -18,23 +18,33 @@ def _revision_warnings(stack: cdk.Stack | None) -> list[object]:
     )
 
 
+HUB = {"model_weights": "hub"}
+
+
 def test_hub_mode_on_a_branch_warns_on_every_stack_that_serves_the_model() -> None:
-    app = synth(DEFAULT)  # cdk.json: model_weights=hub, model_revision=main
+    app = synth(HUB)  # cdk.json: model_revision=main
     for stack in (app.stacks.endpoint, app.stacks.batch):
         (warning,) = _revision_warnings(stack)
         assert "'main'" in str(warning.entry.data)
-        assert "model_weights=package" in str(warning.entry.data)
+        assert "model_weights=s3" in str(warning.entry.data)
     assert not Annotations.from_stack(app.stacks.data).find_warning(
         "*", Match.string_like_regexp("model_revision")
     )
 
 
+def test_s3_mode_resolves_the_branch_once_at_deploy_and_does_not_warn() -> None:
+    app = synth(DEFAULT)
+    assert not _revision_warnings(app.stacks.batch)
+    assert not _revision_warnings(app.stacks.endpoint)
+
+
 def test_a_pinned_commit_does_not_warn() -> None:
-    app = synth({"model_revision": COMMIT})
+    app = synth({**HUB, "model_revision": COMMIT})
     assert not _revision_warnings(app.stacks.batch)
     assert not _revision_warnings(app.stacks.endpoint)
 
 
 def test_packaged_weights_do_not_move() -> None:
     assert moving_revision_warning(load_config({"model_weights": "package"})) is None
-    assert moving_revision_warning(load_config({"model_revision": "v1.0"})) is not None
+    assert moving_revision_warning(load_config({"model_revision": "v1.0"})) is None
+    assert moving_revision_warning(load_config({**HUB, "model_revision": "v1.0"})) is not None

@@ -69,12 +69,18 @@ def _environment(tmp_path: Path) -> dict[str, str]:
     fake_cdk = tmp_path / "fake-cdk"
     fake_cdk.write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$FAKE_CDK_LOG"\n', encoding="utf-8")
     fake_cdk.chmod(0o755)
+    fake_preflight = tmp_path / "fake-preflight"
+    fake_preflight.write_text(
+        '#!/bin/sh\nprintf "%s\\n" "$@" > "$FAKE_PREFLIGHT_LOG"\n', encoding="utf-8"
+    )
+    fake_preflight.chmod(0o755)
     environment.update(
         {
             "AWS_CONFIG_FILE": "/dev/null",
             "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
             "AWS_EC2_METADATA_DISABLED": "true",
             "FAKE_CDK_LOG": str(tmp_path / "cdk-argv"),
+            "FAKE_PREFLIGHT_LOG": str(tmp_path / "preflight-argv"),
         }
     )
     return environment
@@ -91,6 +97,8 @@ def _make(target: str, tmp_path: Path, *variables: str) -> list[str]:
             target,
             f"CDK={tmp_path / 'fake-cdk'}",
             f"DEPLOYED_ARGS_FILE={tmp_path / 'deployed-args'}",
+            # The job stopper needs an account (tests/infra/test_infra_destroy_preflight.py).
+            f"DESTROY_PREFLIGHT={tmp_path / 'fake-preflight'}",
             *variables,
         ],
         cwd=REPO_ROOT,
@@ -110,6 +118,9 @@ def test_make_destroy_without_arguments_lists_the_vpc_stack_of_the_last_deploy(
 
     destroy_argv = _make("destroy", tmp_path)  # no CDK_ARGS at all
     assert destroy_argv[:2] == ["destroy", "--all"]
+    # Transform jobs are stopped first, for the same deployment (its stack prefix).
+    preflight_argv = (tmp_path / "preflight-argv").read_text(encoding="utf-8").split()
+    assert "stack_prefix=Team" in preflight_argv
     # The stacks the real CLI would destroy with exactly these arguments; `cdk ls` needs no
     # account, and the weights directory no longer exists.
     listed = subprocess.run(

@@ -12,7 +12,17 @@ from stubbed_session import ACCOUNT, REGION, StubbedSession
 from integ.assertion_results import assertion_failures
 from integ.leftovers import STACK_NAME_TAG, find_leftovers, lambda_log_group_prefixes
 from integ.preflight import BOOTSTRAP_STACK_NAME
-from integ.run import ASSERTION_STACK, EXIT_CANNOT_START, EXIT_FAILED, run_integration
+from integ.run import (
+    ASSERTION_STACK,
+    EXIT_CANNOT_START,
+    EXIT_FAILED,
+    TEST_STACKS,
+    run_integration,
+)
+
+PREFLIGHT = str(Path(__file__).resolve().parents[2] / "scripts" / "destroy_preflight.py")
+# Every run ends so: the test stacks, then zstc's stacks as `make destroy` does it.
+DESTROY_STEPS = ["destroy", PREFLIGHT, "destroy"]
 
 STACKS = ["ZstcInteg-Data", "ZstcInteg-Batch"]
 KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -155,8 +165,13 @@ def test_a_failed_deploy_is_still_destroyed_and_checked_for_leftovers(tmp_path: 
         session=session, runner=runner, environ={}, work_dir=tmp_path, settle_seconds=0
     )
     assert exit_code == EXIT_FAILED
-    assert [command[1] for command in commands] == ["deploy", "destroy"]
-    assert "--force" in commands[1]
+    assert [command[1] for command in commands] == ["deploy", *DESTROY_STEPS]
+    test_stacks, preflight, teardown = commands[1:]
+    assert test_stacks[2:4] == list(TEST_STACKS) and "--force" in test_stacks
+    assert preflight[2:] == ["-c", "stack_prefix=ZstcInteg"]
+    # The teardown mode of the real app, as the Makefile's destroy target runs it.
+    assert teardown[teardown.index("--app") + 1].endswith("app.py")
+    assert {"--all", "--force", "teardown=true", "stack_prefix=ZstcInteg"} <= set(teardown)
     session.assert_no_pending_responses()
 
 
@@ -198,14 +213,24 @@ def test_a_passing_run_reads_verdicts_then_joins_the_dataset(
                 json.dumps({"Outputs": {"AssertionResultsA": {"Value": "x"}}})
             )
             (tmp_path / "outputs.json").write_text(
-                json.dumps({ASSERTION_STACK: {"AssertionResultsA": '{"status": "success"}'}})
+                json.dumps(
+                    {
+                        ASSERTION_STACK: {"AssertionResultsA": '{"status": "success"}'},
+                        "ZstcInteg-Data": {"BucketName": "zstcinteg-data-bucket"},
+                    }
+                )
             )
         return 0
 
     joined: list[str] = []
     monkeypatch.setattr(
         "integ.run.check_dataset_results",
-        lambda **kwargs: joined.append(kwargs["stack_prefix"]) or [],
+        lambda **kwargs: joined.append(kwargs["dataset"].prefix) or [],
+    )
+    uploaded: list[str] = []
+    monkeypatch.setattr(
+        "integ.run.check_post_deploy_uploads",
+        lambda **kwargs: uploaded.append(kwargs["bucket"]) or [],
     )
     for name in [*STACKS, ASSERTION_STACK]:
         _stack_gone(session, name)
@@ -229,7 +254,9 @@ def test_a_passing_run_reads_verdicts_then_joins_the_dataset(
         )
         == 0
     )
-    assert joined == ["ZstcInteg"]
+    assert uploaded == ["zstcinteg-data-bucket"]
+    # The assertion stack's three-part dataset and the many-part one.
+    assert len(joined) == 2 and joined[1].endswith("-many/")
     session.assert_no_pending_responses()
 
 
@@ -254,5 +281,5 @@ def test_ctrl_c_during_deploy_still_destroys_and_keeps_the_logs(tmp_path: Path) 
         run_integration(
             session=session, runner=runner, environ={}, work_dir=tmp_path, settle_seconds=0
         )
-    assert commands == ["deploy", "destroy"]
+    assert commands == ["deploy", *DESTROY_STEPS]
     session.assert_no_pending_responses()
