@@ -15,3 +15,10 @@ MANIFESTS_PREFIX = "manifests/"
 # The batch trigger's copies of the exact object versions each job reads, one folder per job:
 # a job started hours after an upload, or reading for hours, never sees a later overwrite.
 PINNED_INPUTS_PREFIX = "pinned-inputs/"
+# Asynchronous inference (endpoint_mode=async), one folder per endpoint stack under each: the
+# client uploads each request under inputs/, SageMaker writes each answer under outputs/ and
+# each failure under failures/. All of it expires (data stack, ExpireAsyncInference).
+ASYNC_PREFIX = "async/"
+ASYNC_INPUTS_PREFIX = ASYNC_PREFIX + "inputs/"
+ASYNC_OUTPUTS_PREFIX = ASYNC_PREFIX + "outputs/"
+ASYNC_FAILURES_PREFIX = ASYNC_PREFIX + "failures/"

@@ -9,12 +9,14 @@ The Lambda code is in lambda/endpoint_readiness/.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import custom_resources as cr
 from constructs import Construct
@@ -26,13 +28,34 @@ READINESS_ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "endpo
 # How long after the endpoint is InService the model may take to answer: the hub download of
 # bart-large-mnli plus loading, with a wide margin (README, "Model load time").
 READINESS_TIMEOUT = cdk.Duration.minutes(20)
+# An async endpoint may first scale out of zero: two one-minute periods of the
+# HasBacklogWithoutCapacity alarm, an instance start, then the same model load.
+ASYNC_READINESS_TIMEOUT = cdk.Duration.minutes(40)
 # The framework's own limit comes later, so the check's failure (which names the endpoint's
 # last answer) is the one CloudFormation reports, not a bare "Operation timed out".
-PROVIDER_TOTAL_TIMEOUT = READINESS_TIMEOUT.plus(cdk.Duration.minutes(5))
+PROVIDER_MARGIN = cdk.Duration.minutes(5)
+PROVIDER_TOTAL_TIMEOUT = READINESS_TIMEOUT.plus(PROVIDER_MARGIN)
 QUERY_INTERVAL = cdk.Duration.seconds(30)
 # One probe: InvokeEndpoint may take up to SageMaker's 60-second real-time limit.
 FUNCTION_TIMEOUT = cdk.Duration.minutes(2)
 RESOURCE_TYPE = "Custom::EndpointReadiness"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AsyncProbeLocations:
+    """Where the async probe puts its request, and where the endpoint writes answers."""
+
+    bucket: s3.IBucket
+    # The fixed export name of the bucket's ARN, which cdk-nag's finding ids show.
+    bucket_export_name: str
+    key: kms.IKey
+    inputs_prefix: str
+    outputs_prefix: str
+    failures_prefix: str
+
+    @property
+    def probe_prefix(self) -> str:
+        return f"{self.inputs_prefix}readiness/"
 
 
 class EndpointReadinessCheck(Construct):
@@ -49,8 +72,13 @@ class EndpointReadinessCheck(Construct):
         model_name: str,
         log_retention_days: int,
         log_encryption_key: kms.IKey | None,
+        mode: str = "realtime",
+        async_probe: AsyncProbeLocations | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        if (mode == "async") != (async_probe is not None):
+            raise ValueError("async_probe: required with mode 'async', and only then")
+        timeout = ASYNC_READINESS_TIMEOUT if async_probe is not None else READINESS_TIMEOUT
         # The check's logs belong with the endpoint, like the endpoint's own log group.
         removal = cdk.RemovalPolicy.DESTROY
         log_group, role = function_logs_and_role(
@@ -61,14 +89,28 @@ class EndpointReadinessCheck(Construct):
             log_encryption_key=log_encryption_key,
             removal=removal,
         )
+        invoke = "sagemaker:InvokeEndpointAsync" if async_probe else "sagemaker:InvokeEndpoint"
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="ProbeThisEndpoint",
-                actions=["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"],
+                actions=["sagemaker:DescribeEndpoint", invoke],
                 # Ref of AWS::SageMaker::Endpoint is the endpoint's ARN.
                 resources=[endpoint.ref],
             )
         )
+        async_properties: dict[str, str] = {}
+        if async_probe is not None:
+            # The probe's request goes under this stack's inputs prefix; the answer is read
+            # back from the outputs and failures prefixes the endpoint config names.
+            async_probe.bucket.grant_read_write(role, f"{async_probe.probe_prefix}*")
+            async_probe.bucket.grant_read(role, f"{async_probe.outputs_prefix}*")
+            async_probe.bucket.grant_read(role, f"{async_probe.failures_prefix}*")
+            async_probe.key.grant_encrypt_decrypt(role)
+            self._acknowledge_probe_findings(role=role, async_probe=async_probe)
+            async_properties = {
+                "ProbeBucket": async_probe.bucket.bucket_name,
+                "ProbeInputPrefix": async_probe.probe_prefix,
+            }
         code = lambda_.Code.from_asset(str(READINESS_ASSET_DIR), exclude=["__pycache__", "*.pyc"])
         functions = {
             "OnEvent": "readiness_handler.on_event",
@@ -121,7 +163,7 @@ class EndpointReadinessCheck(Construct):
             on_event_handler=built["OnEvent"],
             is_complete_handler=built["IsComplete"],
             query_interval=QUERY_INTERVAL,
-            total_timeout=PROVIDER_TOTAL_TIMEOUT,
+            total_timeout=timeout.plus(PROVIDER_MARGIN),
             framework_on_event_role=on_event_role,
             framework_complete_and_timeout_role=complete_role,
             log_group=framework_logs,
@@ -138,7 +180,9 @@ class EndpointReadinessCheck(Construct):
                 "EndpointName": endpoint_name,
                 "EndpointConfigName": endpoint_config_name,
                 "ModelName": model_name,
-                "TimeoutSeconds": str(READINESS_TIMEOUT.to_seconds()),
+                "EndpointMode": mode,
+                "TimeoutSeconds": str(timeout.to_seconds()),
+                **async_properties,
             },
         )
         self.resource.node.add_dependency(endpoint)
@@ -147,6 +191,38 @@ class EndpointReadinessCheck(Construct):
             framework_roles=(on_event_role, complete_role),
             user_functions=tuple(built.values()),
         )
+
+    def _acknowledge_probe_findings(
+        self, *, role: iam.IRole, async_probe: AsyncProbeLocations
+    ) -> None:
+        """The CDK grant action sets and per-request object names of the async probe."""
+        export = async_probe.bucket_export_name
+        for prefix in (
+            async_probe.probe_prefix,
+            async_probe.outputs_prefix,
+            async_probe.failures_prefix,
+        ):
+            acknowledge(
+                role,
+                rule_id=f"AwsSolutions-IAM5[Resource::{export}/{prefix}*]",
+                reason=f"The probe's objects under {prefix} are named per CloudFormation request "
+                "and per answer, at run time; the prefix is this stack's own.",
+            )
+        grant_actions = {
+            "s3:GetObject*": "read its request marker and the endpoint's answer",
+            "s3:GetBucket*": "read the bucket's location and encryption settings",
+            "s3:List*": "tell a missing answer (404, keep waiting) from a denied one",
+            "s3:DeleteObject*": "part of grant_read_write on its own probe prefix only",
+            "s3:Abort*": "abort its own multipart uploads under the probe prefix",
+            "kms:GenerateDataKey*": "encrypt its request with the data key (SSE-KMS bucket)",
+            "kms:ReEncrypt*": "part of the CDK's grant_encrypt_decrypt on the data key",
+        }
+        for action, why in grant_actions.items():
+            acknowledge(
+                role,
+                rule_id=f"AwsSolutions-IAM5[Action::{action}]",
+                reason=f"CDK grant action set, scoped to this stack's async prefixes: {why}.",
+            )
 
     def _acknowledge_provider_findings(
         self,

@@ -66,13 +66,17 @@ class ServingModel(Construct):
         construct_id: str,
         *,
         config: ZstcConfig,
-        instance_type: str,
+        instance_type: str | None,
         model_server: ModelServerSettings,
         model_archive: Path,
         key: kms.IKey,
         network: NetworkStack | None,
         log_group_name_prefix: str,
+        network_isolation: bool | None = None,
     ) -> None:
+        """instance_type None: serverless (SageMaker picks the CPU compute; CPU image).
+        network_isolation None: on exactly when the weights are packaged; serverless must pass
+        False (Serverless Inference supports no network isolation)."""
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
 
@@ -89,7 +93,7 @@ class ServingModel(Construct):
         # writing data bucket objects (batch only) is granted by the batch stack. Instance types
         # with NVMe instance storage take no volume key (their storage is hardware-encrypted),
         # so they get no key permission at all.
-        if supports_volume_kms_key(instance_type):
+        if instance_type is None or supports_volume_kms_key(instance_type):
             # SageMaker encrypts the volumes through grants it creates on the role's behalf;
             # only grants for AWS resources are allowed.
             self.role.add_to_policy(
@@ -159,7 +163,9 @@ class ServingModel(Construct):
                 environment=container_environment(config=config, model_server=model_server),
             ),
             # Packaged weights need no network at all, so the container gets none.
-            enable_network_isolation=config.weights_packaged,
+            enable_network_isolation=(
+                config.weights_packaged if network_isolation is None else network_isolation
+            ),
             vpc_config=vpc_config,
         )
         # SageMaker checks the role's permissions when it starts containers, so the policy must

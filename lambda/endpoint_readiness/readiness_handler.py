@@ -22,10 +22,11 @@ _CLIENT_CONFIG = Config(
 
 
 @functools.cache
-def _clients() -> tuple[Any, Any]:
+def _clients() -> tuple[Any, Any, Any]:
     return (
         boto3.client("sagemaker", config=_CLIENT_CONFIG),
         boto3.client("sagemaker-runtime", config=_CLIENT_CONFIG),
+        boto3.client("s3", config=_CLIENT_CONFIG),
     )
 
 
@@ -34,5 +35,5 @@ def on_event(event: dict[str, Any], context: object) -> dict[str, Any]:
 
 
 def is_complete(event: dict[str, Any], context: object) -> dict[str, Any]:
-    sagemaker, runtime = _clients()
-    return check_is_complete(event, sagemaker=sagemaker, runtime=runtime, now=time.time())
+    sagemaker, runtime, s3 = _clients()
+    return check_is_complete(event, sagemaker=sagemaker, runtime=runtime, s3=s3, now=time.time())
