@@ -38,6 +38,7 @@ from inference_benchmark import BART_LARGE, build_model, generate_texts
 from zstc.local_commands import bundled_model_dir
 from zstc.local_endpoint import LocalEndpoint, find_free_port
 from zstc.model_artifact import prepare_model_dir
+from zstc.model_server_settings import ModelServerSettings
 
 LABELS = [f"label {number}" for number in range(10)]
 # 200 pairs (the default max_pairs_per_request): 20 texts x 10 labels.
@@ -64,7 +65,12 @@ def measure(model_dir: Path, *, precision: str, long_texts: bool) -> dict[str, o
     env = {"ZSTC_PRECISION": precision}
     sampled_peak = 0
     stop = threading.Event()
-    with LocalEndpoint(model_dir, port=find_free_port(), env=env, startup_timeout_s=900) as server:
+    # Memory does not depend on the timeout; a long one keeps a slow (shared) CPU from having
+    # the worker killed half-way, which the real-time 60 s would do here.
+    patient = ModelServerSettings(timeout_seconds=3600)
+    with LocalEndpoint(
+        model_dir, port=find_free_port(), env=env, model_server=patient, startup_timeout_s=900
+    ) as server:
 
         def sample() -> None:
             nonlocal sampled_peak
