@@ -61,12 +61,23 @@ SCALE_IN_COOLDOWN = cdk.Duration.minutes(10)
 SCALE_OUT_COOLDOWN = cdk.Duration.minutes(5)
 
 
-def endpoint_name_for(stack_name: str) -> str:
-    """The endpoint's name: the stack's own name, unique per account and region.
+# SageMaker cannot update an instance endpoint into a serverless one
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-update.html: "Updating a
+# real-time inference endpoint to an on-demand serverless endpoint ... is currently not
+# supported"), nor is turning AsyncInferenceConfig on or off an update of the same endpoint. So
+# each mode family has its own endpoint name: a change of mode makes CloudFormation create the
+# new endpoint, then delete the old one, instead of an UpdateEndpoint that fails. realtime keeps
+# the name it always had.
+_MODE_NAME_SUFFIX = {"realtime": "", "serverless": "-Serverless", "async": "-Async"}
+
+
+def endpoint_name_for(stack_name: str, mode: str = "realtime") -> str:
+    """The endpoint's name: the stack's own name (unique per account and region), plus the mode
+    for serverless and async (at most 32 + 9 + 11 = 52 of the 63 characters SageMaker allows).
 
     It is known at synth time so the log group can be created before the endpoint writes to it.
     """
-    return stack_name
+    return stack_name + _MODE_NAME_SUFFIX[mode]
 
 
 class EndpointStack(cdk.Stack):
@@ -92,7 +103,7 @@ class EndpointStack(cdk.Stack):
         self.mode = config.endpoint_mode
         # Serverless has no instance type: SageMaker runs it on CPU compute of its choosing.
         instance_type = None if self.mode == "serverless" else config.endpoint_instance_type
-        self.endpoint_name = endpoint_name_for(self.stack_name)
+        self.endpoint_name = endpoint_name_for(self.stack_name, self.mode)
         log_group_name = f"{ENDPOINT_LOG_GROUP_PREFIX}{self.endpoint_name}"
 
         # The name is fixed, so a retained group would block the next deploy of this stack:

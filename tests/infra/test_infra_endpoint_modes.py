@@ -196,7 +196,7 @@ def test_serverless_provisioned_concurrency_is_target_tracked_up_to_max_concurre
             "ScalableDimension": "sagemaker:variant:DesiredProvisionedConcurrency",
             "MinCapacity": 2,
             "MaxCapacity": 5,
-            "ResourceId": "endpoint/Zstc-Endpoint/variant/AllTraffic",
+            "ResourceId": "endpoint/Zstc-Endpoint-Serverless/variant/AllTraffic",
         },
     )
     template.has_resource_properties(
@@ -229,7 +229,9 @@ def test_serverless_alarms_watch_cold_starts_and_concurrency_against_the_limit(
         {
             "MetricName": "ModelSetupTime",
             "Namespace": "AWS/SageMaker",
-            "Dimensions": Match.array_with([{"Name": "EndpointName", "Value": "Zstc-Endpoint"}]),
+            "Dimensions": Match.array_with(
+                [{"Name": "EndpointName", "Value": "Zstc-Endpoint-Serverless"}]
+            ),
             "AlarmActions": Match.any_value(),
         },
     )
@@ -345,7 +347,9 @@ def test_async_scales_to_zero_out_of_zero_on_backlog_and_tracks_backlog_per_inst
                         {
                             "MetricName": "ApproximateBacklogSizePerInstance",
                             "Namespace": "AWS/SageMaker",
-                            "Dimensions": [{"Name": "EndpointName", "Value": "Zstc-Endpoint"}],
+                            "Dimensions": [
+                                {"Name": "EndpointName", "Value": "Zstc-Endpoint-Async"}
+                            ],
                         }
                     ),
                 }
@@ -370,7 +374,7 @@ def test_async_scales_to_zero_out_of_zero_on_backlog_and_tracks_backlog_per_inst
         "AWS::CloudWatch::Alarm",
         {
             "MetricName": "HasBacklogWithoutCapacity",
-            "Dimensions": [{"Name": "EndpointName", "Value": "Zstc-Endpoint"}],
+            "Dimensions": [{"Name": "EndpointName", "Value": "Zstc-Endpoint-Async"}],
             "Threshold": 1,
             "ComparisonOperator": "GreaterThanOrEqualToThreshold",
             "AlarmActions": [{"Ref": step_id}],
@@ -412,6 +416,24 @@ def test_async_readiness_probe_gets_its_bucket_and_a_longer_wait(async_app: Synt
             "TimeoutSeconds": "2400",
         },
     )
+
+
+def test_each_mode_family_has_its_own_endpoint_name(
+    realtime_app: SynthesizedApp, serverless_app: SynthesizedApp, async_app: SynthesizedApp
+) -> None:
+    """SageMaker cannot update an instance endpoint into a serverless one: a change of mode
+    must replace the endpoint, which a new name makes CloudFormation do."""
+    names = {
+        app.config.endpoint_mode: resources_of_type(
+            _endpoint_template(app), "AWS::SageMaker::Endpoint"
+        ).popitem()[1]["Properties"]["EndpointName"]
+        for app in (realtime_app, serverless_app, async_app)
+    }
+    assert names == {
+        "realtime": "Zstc-Endpoint",
+        "serverless": "Zstc-Endpoint-Serverless",
+        "async": "Zstc-Endpoint-Async",
+    }
 
 
 @pytest.mark.parametrize("app_name", ["realtime", "serverless", "async"])
