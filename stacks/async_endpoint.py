@@ -21,6 +21,8 @@ This module builds:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -42,7 +44,26 @@ from zstc.model_server_settings import MAX_BATCH_RESPONSE_BYTES, ModelServerSett
 # server waits as long as SageMaker does, and its answers are not held to MMS's 6.5 MB default
 # (zstc/model_server_settings.py): an answer goes to S3, not back over HTTP to a caller.
 ASYNC_INVOCATION_LIMIT_SECONDS = 3600
-ASYNC_MODEL_SERVER = ModelServerSettings(
+# SageMaker takes async payloads up to 1 GB, but hands each to the container over HTTP, where
+# multi-model-server refuses bodies above max_request_size (6,553,500 bytes by default; MMS reads
+# MMS_MAX_REQUEST_SIZE over its properties, zstc/model_server_settings.py). 100 MB is batch
+# transform's largest MaxPayloadInMB, the largest body zstc's server is sized for; a larger
+# request ends as a failure object naming the limit, not as a worker out of memory.
+ASYNC_MAX_REQUEST_BYTES = 100 * 1024 * 1024
+MAX_REQUEST_SIZE_ENV = "MMS_MAX_REQUEST_SIZE"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AsyncModelServerSettings(ModelServerSettings):
+    """The model server settings of an async endpoint: also a larger request limit."""
+
+    max_request_bytes: int = ASYNC_MAX_REQUEST_BYTES
+
+    def environment(self) -> dict[str, str]:
+        return {**super().environment(), MAX_REQUEST_SIZE_ENV: str(self.max_request_bytes)}
+
+
+ASYNC_MODEL_SERVER = AsyncModelServerSettings(
     timeout_seconds=ASYNC_INVOCATION_LIMIT_SECONDS, max_response_bytes=MAX_BATCH_RESPONSE_BYTES
 )
 # Scaling out of zero: HasBacklogWithoutCapacity is 1 while requests wait and no instance runs.

@@ -355,22 +355,28 @@ class EndpointStack(cdk.Stack):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        latency = cloudwatch.Metric(
-            namespace="AWS/SageMaker",
-            metric_name="ModelLatency",
-            dimensions_map=dimensions,
-            statistic=cloudwatch.Stats.percentile(90),
-            period=ALARM_PERIOD,
-        ).create_alarm(
-            self,
-            "ModelLatencyAlarm",
-            alarm_description="p90 model latency of the zstc endpoint is above "
-            f"{MODEL_LATENCY_ALARM_MICROSECONDS / 1_000_000:g} s",
-            threshold=MODEL_LATENCY_ALARM_MICROSECONDS,
-            evaluation_periods=3,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
+        # An async request may take up to an hour by design (large JSON Lines bodies), so a
+        # seconds-scale latency alarm only fits the modes that answer callers directly; async has
+        # its own alarm on requests that wait too long (stacks/async_endpoint.py).
+        latency_alarms: tuple[cloudwatch.Alarm, ...] = ()
+        if self.mode != "async":
+            latency = cloudwatch.Metric(
+                namespace="AWS/SageMaker",
+                metric_name="ModelLatency",
+                dimensions_map=dimensions,
+                statistic=cloudwatch.Stats.percentile(90),
+                period=ALARM_PERIOD,
+            ).create_alarm(
+                self,
+                "ModelLatencyAlarm",
+                alarm_description="p90 model latency of the zstc endpoint is above "
+                f"{MODEL_LATENCY_ALARM_MICROSECONDS / 1_000_000:g} s",
+                threshold=MODEL_LATENCY_ALARM_MICROSECONDS,
+                evaluation_periods=3,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            latency_alarms = (latency,)
         # Failures the 5XX metric cannot see: the toolkit answers them with 400.
         self.error_alarms = EndpointErrorAlarms(
             self,
@@ -391,7 +397,7 @@ class EndpointStack(cdk.Stack):
             ).alarms
         elif self.async_inference is not None:
             mode_alarms = self.async_inference.add_alarms()
-        self.alarms = (server_errors, latency, *self.error_alarms.alarms, *mode_alarms)
+        self.alarms = (server_errors, *latency_alarms, *self.error_alarms.alarms, *mode_alarms)
         for alarm in self.alarms:
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
         allow_alarms_to_publish(topic)

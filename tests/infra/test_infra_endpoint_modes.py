@@ -492,3 +492,24 @@ def test_serverless_memory_auto_follows_the_model_kind() -> None:
     assert embedding.serverless_memory_size_mb == 2048
     chosen = load_config({"endpoint_mode": "serverless", "serverless_memory_mb": 3072})
     assert chosen.serverless_memory_size_mb == 3072
+
+
+def test_async_has_no_seconds_scale_latency_alarm_but_one_on_waiting_requests(
+    async_app: SynthesizedApp, realtime_app: SynthesizedApp
+) -> None:
+    def metric_names(app: SynthesizedApp) -> set[str]:
+        alarms = resources_of_type(_endpoint_template(app), "AWS::CloudWatch::Alarm")
+        return {alarm["Properties"].get("MetricName", "") for alarm in alarms.values()}
+
+    assert "ModelLatency" in metric_names(realtime_app)
+    assert "ModelLatency" not in metric_names(async_app)
+    assert "ApproximateAgeOfOldestRequest" in metric_names(async_app)
+
+
+def test_async_model_server_waits_an_hour_and_takes_requests_up_to_100_mb(
+    async_app: SynthesizedApp,
+) -> None:
+    (model,) = resources_of_type(_endpoint_template(async_app), "AWS::SageMaker::Model").values()
+    environment = model["Properties"]["PrimaryContainer"]["Environment"]
+    assert environment["SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS"] == "3600"
+    assert environment["MMS_MAX_REQUEST_SIZE"] == str(100 * 1024 * 1024)
