@@ -46,10 +46,10 @@ MAX_TRANSFORM_PAYLOAD_PRODUCT = 100
 SERVERLESS_MEMORY_STEP_MB = 1024
 SERVERLESS_MEMORY_MB_RANGE = (1024, 6144)
 SERVERLESS_CONCURRENCY_RANGE = (1, 200)
-# Serverless memory when serverless_memory_mb is "auto", by model kind. Measured peaks of the
-# whole model server (Java frontend, Python worker, largest request) with
-# benchmarks/serverless_memory.py, plus headroom; docs/serving-modes.md has the numbers. An
-# "auto" kind is sized as NLI, the larger of the two.
+# Serverless memory when serverless_memory_mb is "auto", by model kind: about twice the measured
+# peak of the whole model server (Java frontend, Python worker, largest request;
+# benchmarks/serverless_memory.py): all-MiniLM-L6-v2 0.7 GB, bart-large 2.9 GB (bf16 load) and
+# 2.2 GB (fp32). docs/serving-modes.md has the numbers. An "auto" kind is sized as NLI.
 SERVERLESS_MEMORY_MB_BY_MODEL_KIND = {"nli": 6144, "embedding": 2048}
 # AsyncInferenceClientConfig.MaxConcurrentInvocationsPerInstance: 1 to 1000 (botocore shape
 # MaxConcurrentInvocationsPerInstance).
