@@ -142,6 +142,15 @@ class EndpointStack(cdk.Stack):
             bucket_arn=data.export_value(data.bucket.bucket_arn, name=self.bucket_export_name),
             encryption_key=data.key,
         )
+        if self.mode == "serverless" and config.weights_source == "hub":
+            # Every cold start of a serverless container runs model_fn, so hub mode downloads
+            # the weights again each time, and ModelSetupTime grows with the model.
+            cdk.Annotations.of(self).add_warning_v2(
+                "zstc:serverlessHubWeights",
+                "endpoint_mode: 'serverless' with model_weights='hub' downloads the model from "
+                "the hub at every cold start; set model_weights to 'package' or a local model "
+                "directory so cold starts only load it",
+            )
         self.async_inference: AsyncInference | None = None
         if self.mode == "async":
             self.async_inference = AsyncInference(

@@ -513,3 +513,19 @@ def test_async_model_server_waits_an_hour_and_takes_requests_up_to_100_mb(
     environment = model["Properties"]["PrimaryContainer"]["Environment"]
     assert environment["SAGEMAKER_MODEL_SERVER_TIMEOUT_SECONDS"] == "3600"
     assert environment["MMS_MAX_REQUEST_SIZE"] == str(100 * 1024 * 1024)
+
+
+def test_serverless_with_hub_weights_warns_about_cold_start_downloads(
+    serverless_app: SynthesizedApp,
+) -> None:
+    from aws_cdk.assertions import Annotations
+
+    def warnings(app: SynthesizedApp) -> list[Any]:
+        assert app.stacks.endpoint is not None
+        return Annotations.from_stack(app.stacks.endpoint).find_warning(
+            "*", Match.string_like_regexp("downloads the model from the hub at every cold start")
+        )
+
+    assert warnings(synth({"endpoint_mode": "serverless"}))
+    # Packaged weights: nothing to download at a cold start, no warning.
+    assert not warnings(serverless_app)
