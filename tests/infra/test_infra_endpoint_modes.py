@@ -18,7 +18,14 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from botocore.model import Shape, StructureShape
 from botocore.validate import validate_parameters
-from infra_synth import ASYNC, SynthesizedApp, resources_of_type, serverless_provisioned, synth
+from infra_synth import (
+    ASYNC,
+    SynthesizedApp,
+    resources_of_type,
+    serverless_provisioned,
+    synth,
+    vpc_create,
+)
 
 from stacks.config import ConfigError, load_config
 
@@ -529,3 +536,12 @@ def test_serverless_with_hub_weights_warns_about_cold_start_downloads(
     assert warnings(synth({"endpoint_mode": "serverless"}))
     # Packaged weights: nothing to download at a cold start, no warning.
     assert not warnings(serverless_app)
+
+
+def test_async_runs_inside_a_vpc_with_network_isolation(tiny_nli_model_dir: Path) -> None:
+    """Async, unlike serverless, supports a VPC and network isolation; the gates hold there too."""
+    app = synth({"endpoint_mode": "async", **vpc_create(tiny_nli_model_dir)})
+    (model,) = resources_of_type(_endpoint_template(app), "AWS::SageMaker::Model").values()
+    assert model["Properties"]["EnableNetworkIsolation"] is True
+    assert "VpcConfig" in model["Properties"]
+    assert app.nag_violations == []
