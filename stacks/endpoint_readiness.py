@@ -102,10 +102,50 @@ class EndpointReadinessCheck(Construct):
         if async_probe is not None:
             # The probe's request goes under this stack's inputs prefix; the answer is read
             # back from the outputs and failures prefixes the endpoint config names.
-            async_probe.bucket.grant_read_write(role, f"{async_probe.probe_prefix}*")
-            async_probe.bucket.grant_read(role, f"{async_probe.outputs_prefix}*")
-            async_probe.bucket.grant_read(role, f"{async_probe.failures_prefix}*")
-            async_probe.key.grant_encrypt_decrypt(role)
+            # Exactly the calls readiness_check.probe_async makes, and no wildcard actions.
+            bucket = async_probe.bucket
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="WriteAndReadTheProbe",
+                    actions=["s3:PutObject", "s3:GetObject"],
+                    resources=[bucket.arn_for_objects(f"{async_probe.probe_prefix}*")],
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ReadTheAnswer",
+                    actions=["s3:GetObject"],
+                    resources=[
+                        bucket.arn_for_objects(f"{async_probe.outputs_prefix}*"),
+                        bucket.arn_for_objects(f"{async_probe.failures_prefix}*"),
+                    ],
+                )
+            )
+            # Without ListBucket, S3 answers a missing object with 403 instead of 404 (NoSuchKey),
+            # and the check could not tell "no answer yet" from "not allowed".
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="TellMissingFromDenied",
+                    actions=["s3:ListBucket"],
+                    resources=[bucket.bucket_arn],
+                    conditions={
+                        "StringLike": {
+                            "s3:prefix": [
+                                f"{async_probe.probe_prefix}*",
+                                f"{async_probe.outputs_prefix}*",
+                                f"{async_probe.failures_prefix}*",
+                            ]
+                        }
+                    },
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="UseDataKeyForTheProbe",
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=[async_probe.key.key_arn],
+                )
+            )
             self._acknowledge_probe_findings(role=role, async_probe=async_probe)
             async_properties = {
                 "ProbeBucket": async_probe.bucket.bucket_name,
@@ -195,7 +235,7 @@ class EndpointReadinessCheck(Construct):
     def _acknowledge_probe_findings(
         self, *, role: iam.IRole, async_probe: AsyncProbeLocations
     ) -> None:
-        """The CDK grant action sets and per-request object names of the async probe."""
+        """The async probe's objects are named per request and per answer, under its prefixes."""
         export = async_probe.bucket_export_name
         for prefix in (
             async_probe.probe_prefix,
@@ -207,21 +247,6 @@ class EndpointReadinessCheck(Construct):
                 rule_id=f"AwsSolutions-IAM5[Resource::{export}/{prefix}*]",
                 reason=f"The probe's objects under {prefix} are named per CloudFormation request "
                 "and per answer, at run time; the prefix is this stack's own.",
-            )
-        grant_actions = {
-            "s3:GetObject*": "read its request marker and the endpoint's answer",
-            "s3:GetBucket*": "read the bucket's location and encryption settings",
-            "s3:List*": "tell a missing answer (404, keep waiting) from a denied one",
-            "s3:DeleteObject*": "part of grant_read_write on its own probe prefix only",
-            "s3:Abort*": "abort its own multipart uploads under the probe prefix",
-            "kms:GenerateDataKey*": "encrypt its request with the data key (SSE-KMS bucket)",
-            "kms:ReEncrypt*": "part of the CDK's grant_encrypt_decrypt on the data key",
-        }
-        for action, why in grant_actions.items():
-            acknowledge(
-                role,
-                rule_id=f"AwsSolutions-IAM5[Action::{action}]",
-                reason=f"CDK grant action set, scoped to this stack's async prefixes: {why}.",
             )
 
     def _acknowledge_provider_findings(

@@ -545,3 +545,36 @@ def test_async_runs_inside_a_vpc_with_network_isolation(tiny_nli_model_dir: Path
     assert model["Properties"]["EnableNetworkIsolation"] is True
     assert "VpcConfig" in model["Properties"]
     assert app.nag_violations == []
+
+
+def test_async_readiness_role_reaches_only_its_probe_and_the_answers(
+    async_app: SynthesizedApp,
+) -> None:
+    raw = _endpoint_template(async_app)
+    statements = [
+        statement
+        for policy in resources_of_type(raw, "AWS::IAM::Policy").values()
+        if "ReadinessCheck" in str(policy["Properties"]["Roles"])
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    by_sid = {statement.get("Sid"): statement for statement in statements}
+    assert by_sid["ProbeThisEndpoint"]["Action"] == [
+        "sagemaker:DescribeEndpoint",
+        "sagemaker:InvokeEndpointAsync",
+    ]
+    assert sorted(by_sid["WriteAndReadTheProbe"]["Action"]) == ["s3:GetObject", "s3:PutObject"]
+    assert "async/inputs/Zstc-Endpoint/readiness/*" in str(by_sid["WriteAndReadTheProbe"])
+    assert by_sid["ReadTheAnswer"]["Action"] == "s3:GetObject"
+    assert by_sid["TellMissingFromDenied"]["Condition"]["StringLike"]["s3:prefix"] == [
+        "async/inputs/Zstc-Endpoint/readiness/*",
+        "async/outputs/Zstc-Endpoint/*",
+        "async/failures/Zstc-Endpoint/*",
+    ]
+    actions = [
+        a
+        for s in statements
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    ]
+    assert not [
+        action for action in actions if action.startswith(("s3:", "kms:")) and "*" in action
+    ]
