@@ -165,7 +165,12 @@ DEFAULT_ASYNC_TIMEOUT_S = 900.0
 # Polls of the answer object start fast (a warm endpoint answers in about a second) and slow
 # down to this interval.
 ASYNC_POLL_INTERVAL_S = (0.5, 10.0)
-# S3 answers these for an object that is not there (yet); HeadObject has no body, so a 404.
+# How long SageMaker may work on one async request before marking it failed: the API's maximum
+# (InvokeEndpointAsync InvocationTimeoutSeconds, 1 to 3600 in botocore's sagemaker-runtime
+# model; 900 when left out), the same hour the async model server waits
+# (stacks/async_endpoint.py), so a large JSON Lines request is not cut at 15 minutes.
+ASYNC_INVOCATION_TIMEOUT_S = 3600
+# S3 answers these for an object that is not there (yet).
 _MISSING_OBJECT_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
@@ -233,6 +238,7 @@ class AsyncEndpointRuntime:
             InputLocation=f"s3://{self.bucket}/{key}",
             ContentType=ContentType,
             Accept=Accept,
+            InvocationTimeoutSeconds=ASYNC_INVOCATION_TIMEOUT_S,
         )
         try:
             return self._wait(response, endpoint_name=EndpointName, accept=Accept)

@@ -57,6 +57,7 @@ def _queue_invocation(runtime: Stubber, bucket: str, content_type: str) -> None:
             "InputLocation": ANY,
             "ContentType": content_type,
             "Accept": content_type,
+            "InvocationTimeoutSeconds": 3600,
         },
     )
 
