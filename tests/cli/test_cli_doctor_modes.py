@@ -106,3 +106,52 @@ def test_the_mode_row_compares_cdk_json_with_the_deployed_stack(
 ) -> None:
     check = check_endpoint_mode(configured=configured, deployed=deployed)
     assert (check.outcome, check.detail) == (outcome, detail)
+
+
+def test_doctor_command_for_a_serverless_configuration(
+    deployed: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """cdk.json asks for serverless while the deployed stack is realtime: the mode row warns, the
+    account's serverless concurrency is checked, and no endpoint instance quota is asked for."""
+    import json
+
+    import zstc.cli_context
+    import zstc.stack_outputs
+    from zstc import doctor
+    from zstc.cli import main
+
+    monkeypatch.setattr(doctor, "java_version", lambda: 17)
+    monkeypatch.setattr(
+        zstc.stack_outputs,
+        "read_cdk_context",
+        lambda **_: {"endpoint_mode": "serverless", "serverless_max_concurrency": 20},
+    )
+    quotas = boto3.client("service-quotas", region_name=REGION)
+    lambda_client = boto3.client("lambda", region_name=REGION)
+    quota_stub, lambda_stub = Stubber(quotas), Stubber(lambda_client)
+    # Once for the serverless concurrency, once for the transform job instances.
+    for _ in range(2):
+        _listed(
+            quota_stub,
+            _quota(ACCOUNT_QUOTA, "L-22222222", 10),
+            _quota("ml.g4dn.xlarge for transform job usage", "L-2", 5),
+        )
+    lambda_stub.add_response(
+        "get_account_settings",
+        {"AccountLimit": {"ConcurrentExecutions": 1000, "UnreservedConcurrentExecutions": 998}},
+    )
+    real_client = zstc.cli_context.Settings.client
+    stubbed = {"service-quotas": quotas, "lambda": lambda_client}
+    monkeypatch.setattr(
+        zstc.cli_context.Settings,
+        "client",
+        lambda self, service: stubbed.get(service) or real_client(self, service),
+    )
+    with quota_stub, lambda_stub:
+        main(["doctor", "--port", "1", "--output", "json", *deployed.cli_args()])
+    quota_stub.assert_no_pending_responses()
+    checks = {item["check"]: item for item in json.loads(capsys.readouterr().out)}
+    assert checks["endpoint mode"]["outcome"] == "warn"
+    assert checks["endpoint mode"]["detail"] == "deployed realtime, cdk.json asks for serverless"
+    assert checks["quota serverless concurrency"]["outcome"] == "fail"
+    assert not [name for name in checks if name.endswith("for endpoint usage")]
