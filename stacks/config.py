@@ -38,6 +38,23 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 # SageMaker rejects a transform job whose MaxConcurrentTransforms x MaxPayloadInMB exceeds 100.
 MAX_TRANSFORM_PAYLOAD_PRODUCT = 100
 
+# Serverless Inference limits, from botocore's sagemaker service model (shapes
+# ServerlessMemorySizeInMB, ServerlessMaxConcurrency, ServerlessProvisionedConcurrency) and
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariantServerlessConfig.html:
+# memory 1024 to 6144 MB "in 1 GB increments", concurrency 1 to 200, provisioned concurrency at
+# most MaxConcurrency.
+SERVERLESS_MEMORY_STEP_MB = 1024
+SERVERLESS_MEMORY_MB_RANGE = (1024, 6144)
+SERVERLESS_CONCURRENCY_RANGE = (1, 200)
+# Serverless memory when serverless_memory_mb is "auto", by model kind: about twice the measured
+# peak of the whole model server (Java frontend, Python worker, largest request;
+# benchmarks/serverless_memory.py): all-MiniLM-L6-v2 0.7 GB, bart-large 2.9 GB (bf16 load) and
+# 2.2 GB (fp32). docs/serving-modes.md has the numbers. An "auto" kind is sized as NLI.
+SERVERLESS_MEMORY_MB_BY_MODEL_KIND = {"nli": 6144, "embedding": 2048}
+# AsyncInferenceClientConfig.MaxConcurrentInvocationsPerInstance: 1 to 1000 (botocore shape
+# MaxConcurrentInvocationsPerInstance).
+ASYNC_CONCURRENT_INVOCATIONS_RANGE = (1, 1000)
+
 # MaxPayloadInMB by model kind when batch_max_payload_mb is "auto", so that one payload finishes
 # well inside the 3600-second invocation timeout on the default ml.g4dn.xlarge; derived in
 # docs/sizing.md. An NLI model runs every (text, label) pair through the whole model, an
@@ -61,6 +78,11 @@ ModelKind = Literal["auto", "nli", "embedding"]
 # The serving precision, passed to the container as ZSTC_PRECISION (inference_code/precision.py,
 # docs/cpu-precision.md). int8 is for CPU instance types only.
 Precision = Literal["auto", "fp32", "bf16", "fp16", "int8"]
+# realtime: an always-on instance endpoint; serverless: SageMaker Serverless Inference (CPU,
+# scales to zero); async: SageMaker Asynchronous Inference (requests and answers through S3,
+# instances scale to zero). See docs/serving-modes.md.
+EndpointMode = Literal["realtime", "serverless", "async"]
+ENDPOINT_MODES: tuple[EndpointMode, ...] = ("realtime", "serverless", "async")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,6 +112,7 @@ class ZstcConfig:
     max_pairs_per_request: int = 200
 
     endpoint_enabled: bool = True
+    endpoint_mode: EndpointMode = "realtime"
     endpoint_instance_type: str = "ml.g4dn.xlarge"
     endpoint_instance_count: int = 1
     # false removes the scalable target and its policy: the first of the two deploys that change
@@ -98,6 +121,15 @@ class ZstcConfig:
     autoscaling_min_capacity: int = 1
     autoscaling_max_capacity: int = 2
     autoscaling_invocations_per_instance: int = 600
+    # Serverless: MemorySizeInMB ("auto" sizes it by model kind), MaxConcurrency, and
+    # ProvisionedConcurrency (0: none, every request after an idle period may start cold).
+    serverless_memory_mb: int | Literal["auto"] = "auto"
+    serverless_max_concurrency: int = 5
+    serverless_provisioned_concurrency: int = 0
+    # Async: requests one instance works on at once, and the queued requests per instance that
+    # target tracking keeps (ApproximateBacklogSizePerInstance).
+    async_max_concurrent_invocations: int = 1
+    async_backlog_per_instance: int = 5
 
     batch_instance_type: str = "ml.g4dn.xlarge"
     batch_instance_count: int = 1
@@ -146,6 +178,14 @@ class ZstcConfig:
             BATCH_PAYLOAD_MB_BY_MODEL_KIND[kind],
             MAX_TRANSFORM_PAYLOAD_PRODUCT // self.batch_max_concurrent_transforms,
         )
+
+    @property
+    def serverless_memory_size_mb(self) -> int:
+        """MemorySizeInMB of the serverless endpoint: the configured value or the kind's."""
+        if self.serverless_memory_mb != "auto":
+            return self.serverless_memory_mb
+        kind = "nli" if self.model_kind == "auto" else self.model_kind
+        return SERVERLESS_MEMORY_MB_BY_MODEL_KIND[kind]
 
     @property
     def vpc_mode(self) -> VpcMode:
@@ -285,6 +325,21 @@ def _retention(key: str, value: Any) -> int:
     return days
 
 
+def _serverless_memory(key: str, value: Any) -> int | str:
+    low, high = SERVERLESS_MEMORY_MB_RANGE
+    allowed = ", ".join(str(size) for size in range(low, high + 1, SERVERLESS_MEMORY_STEP_MB))
+    message = f"{key}: {value!r} is not allowed; expected 'auto' or one of {allowed} (MB)"
+    if isinstance(value, str) and value.strip() == "auto":
+        return "auto"
+    try:
+        size = _as_int(key, value)
+    except ConfigError:
+        raise ConfigError(message) from None
+    if not low <= size <= high or size % SERVERLESS_MEMORY_STEP_MB:
+        raise ConfigError(message)
+    return size
+
+
 _INSTANCE_TYPE_PARSER = _matching(
     _INSTANCE_TYPE, "a SageMaker instance type such as ml.g4dn.xlarge"
 )
@@ -299,12 +354,18 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "max_candidate_labels": _int_between(1, 1000),
     "max_pairs_per_request": _int_between(1, 100_000),
     "endpoint_enabled": _as_bool,
+    "endpoint_mode": _one_of(*ENDPOINT_MODES),
     "endpoint_instance_type": _INSTANCE_TYPE_PARSER,
     "endpoint_instance_count": _int_between(1, 100),
     "autoscaling_enabled": _as_bool,
     "autoscaling_min_capacity": _int_between(1, 100),
     "autoscaling_max_capacity": _int_between(1, 100),
     "autoscaling_invocations_per_instance": _int_between(1, 100_000),
+    "serverless_memory_mb": _serverless_memory,
+    "serverless_max_concurrency": _int_between(*SERVERLESS_CONCURRENCY_RANGE),
+    "serverless_provisioned_concurrency": _int_between(0, SERVERLESS_CONCURRENCY_RANGE[1]),
+    "async_max_concurrent_invocations": _int_between(*ASYNC_CONCURRENT_INVOCATIONS_RANGE),
+    "async_backlog_per_instance": _int_between(1, 1000),
     "batch_instance_type": _INSTANCE_TYPE_PARSER,
     "batch_instance_count": _int_between(1, 100),
     "batch_max_payload_mb": _auto_or_int_between(1, 100),
@@ -321,7 +382,41 @@ CONFIG_KEYS = tuple(f.name for f in fields(ZstcConfig))
 assert set(_PARSERS) == set(CONFIG_KEYS), "every config field needs a parser"
 
 
+# Serverless Inference's documented exclusions ("Feature exclusions",
+# https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html): GPUs, VPC
+# configuration and network isolation, among others.
+SERVERLESS_DOCS = "https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html"
+
+
+def _check_endpoint_mode(config: ZstcConfig) -> None:
+    """Combinations a serving mode cannot deploy: each error names the key, the mode and why."""
+    if config.endpoint_mode == "serverless":
+        if config.vpc_mode != "none":
+            raise ConfigError(
+                f"endpoint_mode: 'serverless' is not allowed with vpc={config.vpc!r}; SageMaker "
+                "Serverless Inference supports no VPC configuration and no network isolation "
+                f"({SERVERLESS_DOCS}). Use endpoint_mode 'async' or 'realtime' inside a VPC, or "
+                "set vpc to 'none'"
+            )
+        if config.serverless_provisioned_concurrency > config.serverless_max_concurrency:
+            raise ConfigError(
+                "serverless_provisioned_concurrency: "
+                f"{config.serverless_provisioned_concurrency} is larger than "
+                f"serverless_max_concurrency ({config.serverless_max_concurrency}); with "
+                "endpoint_mode 'serverless', SageMaker requires ProvisionedConcurrency <= "
+                "MaxConcurrency"
+            )
+    elif config.serverless_provisioned_concurrency:
+        raise ConfigError(
+            f"serverless_provisioned_concurrency: {config.serverless_provisioned_concurrency} "
+            f"has no effect with endpoint_mode {config.endpoint_mode!r}; it applies only to "
+            "endpoint_mode 'serverless'. Set it to 0 or choose endpoint_mode 'serverless'"
+        )
+
+
 def _check_combinations(config: ZstcConfig) -> None:
+    # First: a mode that cannot exist at all says so before any detail of its settings.
+    _check_endpoint_mode(config)
     if config.autoscaling_min_capacity > config.autoscaling_max_capacity:
         raise ConfigError(
             f"autoscaling_min_capacity: {config.autoscaling_min_capacity} is larger than "
@@ -361,7 +456,8 @@ def _check_int8_runs_on_cpu(config: ZstcConfig) -> None:
     from stacks.container_image import processor_for
 
     used = {"batch_instance_type": config.batch_instance_type}
-    if config.endpoint_enabled:
+    # A serverless endpoint runs on CPUs whatever endpoint_instance_type says.
+    if config.endpoint_enabled and config.endpoint_mode != "serverless":
         used["endpoint_instance_type"] = config.endpoint_instance_type
     for key, instance_type in used.items():
         if processor_for(instance_type) == "gpu":

@@ -116,10 +116,17 @@ def registry_account(scope: Construct) -> str:
     return _registry_mapping(scope).find_in_map(cdk.Aws.REGION, ACCOUNT_KEY)
 
 
-def image_uri(scope: Construct, *, instance_type: str) -> str:
-    """The image URI for the deploy region and the instance type's processor (a token)."""
+def image_uri(scope: Construct, *, instance_type: str | None) -> str:
+    """The image URI for the deploy region and the instance type's processor (a token).
+
+    instance_type None is a serverless endpoint: Serverless Inference runs on CPU only
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html, "Feature
+    exclusions"), so it gets the CPU image, of the same PyTorch and transformers versions as the
+    GPU one (both tags come from the one generated table).
+    """
     table = load_image_uri_mapping()
-    tag = table["image_tags"][processor_for(instance_type)]
+    processor: Processor = "cpu" if instance_type is None else processor_for(instance_type)
+    tag = table["image_tags"][processor]
     mapping = _registry_mapping(scope)
     return cdk.Fn.join(
         "",

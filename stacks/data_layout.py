@@ -18,3 +18,10 @@ PINNED_INPUTS_PREFIX = "pinned-inputs/"
 # The model files the weights copy writes at deploy, one folder per serving stack and copy
 # (stacks/model_weights.py); outside input/ and datasets/, so they never start a job.
 MODEL_DATA_PREFIX = "model-data/"
+# Asynchronous inference (endpoint_mode=async), one folder per endpoint stack under each: the
+# client uploads each request under inputs/, SageMaker writes each answer under outputs/ and
+# each failure under failures/. All of it expires (data stack, ExpireAsyncInference).
+ASYNC_PREFIX = "async/"
+ASYNC_INPUTS_PREFIX = ASYNC_PREFIX + "inputs/"
+ASYNC_OUTPUTS_PREFIX = ASYNC_PREFIX + "outputs/"
+ASYNC_FAILURES_PREFIX = ASYNC_PREFIX + "failures/"

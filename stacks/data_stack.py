@@ -10,7 +10,13 @@ from constructs import Construct
 
 from stacks.access_log_teardown import AccessLogBucketTeardown
 from stacks.config import ZstcConfig
-from stacks.data_layout import INPUT_PREFIX, MANIFESTS_PREFIX, OUTPUT_PREFIX, PINNED_INPUTS_PREFIX
+from stacks.data_layout import (
+    ASYNC_PREFIX,
+    INPUT_PREFIX,
+    MANIFESTS_PREFIX,
+    OUTPUT_PREFIX,
+    PINNED_INPUTS_PREFIX,
+)
 from stacks.function_logs import S3_AUTO_DELETE_PROVIDER_ID, own_cdk_provider_logs
 
 # Old object versions are kept this long, so an overwrite or delete can be undone for a while.
@@ -24,6 +30,11 @@ MANIFEST_DAYS = 90
 # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-conflicts.html).
 PINNED_INPUT_DAYS = 14
 PINNED_INPUT_NONCURRENT_DAYS = 1
+# Asynchronous inference requests and answers are read once, by the endpoint and then by the
+# client that waits for them; a week leaves time to fetch an answer late. Replaced versions go
+# after a day, as for pinned inputs.
+ASYNC_OBJECT_DAYS = 7
+ASYNC_NONCURRENT_DAYS = 1
 # A created key is deleted this long after `cdk destroy`; the key can be restored until then.
 KEY_PENDING_WINDOW_DAYS = 7
 
@@ -132,6 +143,12 @@ class DataStack(cdk.Stack):
                     prefix=PINNED_INPUTS_PREFIX,
                     expiration=cdk.Duration.days(PINNED_INPUT_DAYS),
                     noncurrent_version_expiration=cdk.Duration.days(PINNED_INPUT_NONCURRENT_DAYS),
+                ),
+                s3.LifecycleRule(
+                    id="ExpireAsyncInference",
+                    prefix=ASYNC_PREFIX,
+                    expiration=cdk.Duration.days(ASYNC_OBJECT_DAYS),
+                    noncurrent_version_expiration=cdk.Duration.days(ASYNC_NONCURRENT_DAYS),
                 ),
             ],
             removal_policy=removal,

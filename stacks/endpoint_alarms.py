@@ -78,8 +78,9 @@ class EndpointErrorAlarms(Construct):
         endpoint_name: str,
         variant_name: str,
         log_group: logs.ILogGroup,
-        instance_type: str,
+        gpu_metrics: bool,
     ) -> None:
+        """gpu_metrics: whether SageMaker publishes GPU metrics for the variant (has_gpu)."""
         super().__init__(scope, construct_id)
         dimensions = {"EndpointName": endpoint_name, "VariantName": variant_name}
 
@@ -153,7 +154,7 @@ class EndpointErrorAlarms(Construct):
         self.rollback_alarms: tuple[cloudwatch.Alarm, ...] = (server_errors, model_errors)
         alarms: list[cloudwatch.Alarm] = [server_errors, model_errors]
 
-        if has_gpu(instance_type):
+        if gpu_metrics:
             gpu_memory = cloudwatch.Metric(
                 namespace="/aws/sagemaker/Endpoints",
                 metric_name="GPUMemoryUtilization",

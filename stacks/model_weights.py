@@ -3,7 +3,7 @@
 `make synth` stays offline and needs no credentials: nothing is fetched at synth. At deploy, a
 custom resource (code in lambda/model_weights_copy/) resolves `model_revision` to a commit,
 copies the files the container loads (the same selection as model.tar.gz packaging,
-zstc/hub_snapshot.py) with every file's hash checked against the hub's record, and adds the
+zstc/models/hub_snapshot.py) with every file's hash checked against the hub's record, and adds the
 inference code from model.tar.gz under code/. The SageMaker Model then reads the copy:
 
 - a real-time endpoint as an uncompressed S3 prefix (ModelDataSource.S3DataSource,
@@ -35,7 +35,7 @@ from stacks.data_layout import MODEL_DATA_PREFIX
 from stacks.function_logs import function_logs_and_role
 from stacks.nag import acknowledge
 from stacks.owned_provider import owned_provider
-from zstc.hub_snapshot import (
+from zstc.models.hub_snapshot import (
     CONFIG_AND_TOKENIZER_PATTERNS,
     PYTORCH_BIN_PATTERNS,
     SAFETENSORS_INDEX,

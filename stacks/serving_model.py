@@ -85,7 +85,7 @@ class ServingModel(Construct):
         construct_id: str,
         *,
         config: ZstcConfig,
-        instance_type: str,
+        instance_type: str | None,
         model_server: ModelServerSettings,
         model_archive: Path,
         key: kms.IKey,
@@ -95,6 +95,9 @@ class ServingModel(Construct):
         uncompressed_model_data: bool = False,
         network_isolation: bool | None = None,
     ) -> None:
+        """instance_type None: serverless (SageMaker picks the CPU compute; CPU image).
+        network_isolation None: on exactly when the weights are packaged; serverless must pass
+        False (Serverless Inference supports no network isolation)."""
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
 
@@ -113,7 +116,7 @@ class ServingModel(Construct):
         # writing data bucket objects (batch only) is granted by the batch stack. Instance types
         # with NVMe instance storage take no volume key (their storage is hardware-encrypted),
         # so they get no key permission at all.
-        if supports_volume_kms_key(instance_type):
+        if instance_type is None or supports_volume_kms_key(instance_type):
             # SageMaker encrypts the volumes through grants it creates on the role's behalf;
             # only grants for AWS resources are allowed.
             self.role.add_to_policy(
@@ -225,7 +228,8 @@ class ServingModel(Construct):
                 mode="SingleModel",
                 environment=container_environment(config=config, model_server=model_server),
             ),
-            # Weights from S3 or packaged need no network at all, so the container gets none.
+            # Weights from S3 or packaged need no network at all, so the container gets none
+            # (serverless passes False: Serverless Inference supports no network isolation).
             enable_network_isolation=network_isolation,
             vpc_config=vpc_config,
         )

@@ -316,3 +316,96 @@ def check_lambda_concurrency(lambda_client: Any) -> Check:
             "(it runs in the unreserved pool)"
         ),
     )
+
+
+def check_endpoint_mode(*, configured: str, deployed: str | None) -> Check:
+    """The endpoint mode cdk.json asks for, and the one the deployed Endpoint stack runs.
+
+    A stack deployed before endpoint modes existed has no EndpointMode output: realtime.
+    """
+    if deployed is None:
+        return Check(name="endpoint mode", outcome="ok", detail=f"{configured} (not deployed)")
+    if deployed != configured:
+        return Check(
+            name="endpoint mode",
+            outcome="warn",
+            detail=f"deployed {deployed}, cdk.json asks for {configured}",
+            fix="make deploy to switch the endpoint to the configured mode",
+        )
+    return Check(name="endpoint mode", outcome="ok", detail=deployed)
+
+
+def deployed_endpoint_mode(cloudformation: Any, *, stack_prefix: str) -> str | None:
+    """The Endpoint stack's EndpointMode output; None when the stack is not deployed."""
+    try:
+        stack = cloudformation.describe_stacks(StackName=stack_prefix + "-Endpoint")["Stacks"][0]
+    except (ClientError, BotoCoreError):
+        return None
+    outputs = {item["OutputKey"]: item["OutputValue"] for item in stack.get("Outputs", [])}
+    return outputs.get("EndpointMode", "realtime")
+
+
+def _is_serverless_account_concurrency(quota_name: str) -> bool:
+    """SageMaker's per-region quota on the concurrency shared by all serverless endpoints.
+
+    Matched by words, not by one exact name or code: AWS words Service Quotas names in prose
+    ("Maximum total concurrency that can be allocated across all serverless endpoints"-style),
+    and the per-endpoint limit (MaxConcurrency, at most 200) is a separate, non-adjustable
+    one that names a single endpoint.
+    """
+    name = quota_name.lower()
+    return (
+        "serverless" in name
+        and "concurrency" in name
+        and ("all serverless" in name or "total" in name)
+        and "per endpoint" not in name
+        and "provisioned" not in name
+    )
+
+
+def check_serverless_concurrency(service_quotas: Any, *, max_concurrency: int) -> Check:
+    """The account's serverless concurrency (per region, shared by every serverless endpoint)
+    must cover the endpoint's MaxConcurrency, or requests are throttled below it; SageMaker also
+    refuses an endpoint whose MaxConcurrency exceeds what the account has left."""
+    name = "quota serverless concurrency"
+    try:
+        quotas = _sagemaker_quotas(service_quotas)
+    except (ClientError, BotoCoreError) as error:
+        return Check(
+            name=name,
+            outcome="warn",
+            detail=f"cannot read Service Quotas: {_aws_message(error)}",
+            fix="allow servicequotas:ListServiceQuotas, or check the quotas in the console",
+        )
+    matching = {
+        quota_name: entry
+        for quota_name, entry in quotas.items()
+        if _is_serverless_account_concurrency(quota_name)
+    }
+    if not matching:
+        return Check(
+            name=name,
+            outcome="warn",
+            detail="no serverless concurrency quota listed by Service Quotas in this region",
+            fix="check that Serverless Inference is available in this region",
+        )
+    quota_name, (code, value) = sorted(matching.items())[0]
+    if value < max_concurrency:
+        return Check(
+            name=name,
+            outcome="fail",
+            detail=(
+                f"{quota_name}: {value:g} for the whole account; serverless_max_concurrency is "
+                f"{max_concurrency}"
+            ),
+            fix=(
+                f"lower serverless_max_concurrency to {value:g}, or: aws service-quotas "
+                f"request-service-quota-increase --service-code sagemaker --quota-code {code} "
+                f"--desired-value {max_concurrency}"
+            ),
+        )
+    return Check(
+        name=name,
+        outcome="ok",
+        detail=f"{quota_name}: {value:g} for the account, {max_concurrency} for this endpoint",
+    )

@@ -112,6 +112,39 @@ def data_resources(*, cloudformation: Any, stack_prefix: str) -> DataResources:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class EndpointTarget:
+    """The deployed endpoint and how it is invoked (the stack's EndpointMode output)."""
+
+    name: str
+    # realtime and serverless: InvokeEndpoint; async: InvokeEndpointAsync through the bucket.
+    mode: str
+    bucket_name: str | None = None
+    async_input_prefix: str | None = None
+
+
+def endpoint_target(
+    *, cloudformation: Any, stack_prefix: str, name_override: str | None = None
+) -> EndpointTarget:
+    """The endpoint stack's name and mode; for async, the bucket and prefix requests go to.
+
+    A stack deployed before endpoint modes existed has no EndpointMode output: it is realtime.
+    """
+    stack_name = stack_prefix + ENDPOINT_STACK_SUFFIX
+    outputs = read_stack_outputs(cloudformation=cloudformation, stack_name=stack_name)
+    name = name_override or require_output(outputs, stack_name=stack_name, key="EndpointName")
+    mode = outputs.get("EndpointMode", "realtime")
+    if mode != "async":
+        return EndpointTarget(name=name, mode=mode)
+    data = data_resources(cloudformation=cloudformation, stack_prefix=stack_prefix)
+    return EndpointTarget(
+        name=name,
+        mode=mode,
+        bucket_name=data.bucket_name,
+        async_input_prefix=require_output(outputs, stack_name=stack_name, key="AsyncInputPrefix"),
+    )
+
+
 def endpoint_name(*, cloudformation: Any, stack_prefix: str) -> str:
     stack_name = stack_prefix + ENDPOINT_STACK_SUFFIX
     outputs = read_stack_outputs(cloudformation=cloudformation, stack_name=stack_name)

@@ -23,10 +23,11 @@ _CLIENT_CONFIG = Config(
 
 
 @functools.cache
-def _clients() -> tuple[Any, Any]:
+def _clients() -> tuple[Any, Any, Any]:
     return (
         boto3.client("sagemaker", config=_CLIENT_CONFIG),
         boto3.client("sagemaker-runtime", config=_CLIENT_CONFIG),
+        boto3.client("s3", config=_CLIENT_CONFIG),
     )
 
 
@@ -40,11 +41,12 @@ def on_event(event: dict[str, Any], context: object) -> dict[str, Any]:
 
 
 def is_complete(event: dict[str, Any], context: object) -> dict[str, Any]:
-    sagemaker, runtime = _clients()
+    sagemaker, runtime, s3 = _clients()
     return check_is_complete(
         event,
         sagemaker=sagemaker,
         runtime=runtime,
+        s3=s3,
         now=time.time(),
         logs_client=_logs,
         # Set by the stack (stacks/endpoint_readiness.py): the group the failure quotes from.

@@ -175,7 +175,7 @@ def select_files(
 ) -> list[HubFile]:
     """The config and tokenizer files, plus the first weights format the repository has.
 
-    The patterns come from the stack (zstc/hub_snapshot.py, the same selection model.tar.gz
+    The patterns come from the stack (zstc/models/hub_snapshot.py, the same selection model.tar.gz
     packaging uses), so the rule exists once.
     """
     chosen = [f for f in files if _matches(f.name, config_patterns)]

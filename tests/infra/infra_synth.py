@@ -149,6 +149,17 @@ EXISTING_KEY_RETAIN: dict[str, Any] = {
 }
 BATCH_ONLY: dict[str, Any] = {"endpoint_enabled": False}
 CPU_ENDPOINT: dict[str, Any] = {"endpoint_instance_type": "ml.c7i.xlarge"}
+ASYNC: dict[str, Any] = {"endpoint_mode": "async"}
+
+
+def serverless_provisioned(model_dir: Path) -> dict[str, Any]:
+    """Serverless with every optional part: provisioned concurrency, and packaged weights, which
+    would turn network isolation on for any other mode."""
+    return {
+        "endpoint_mode": "serverless",
+        "serverless_provisioned_concurrency": 2,
+        "model_weights": str(model_dir),
+    }
 
 
 def vpc_create(model_dir: Path) -> dict[str, Any]:
@@ -163,6 +174,8 @@ def all_configs(model_dir: Path) -> dict[str, dict[str, Any]]:
         "existing-key-retain": EXISTING_KEY_RETAIN,
         "batch-only": BATCH_ONLY,
         "cpu-endpoint": CPU_ENDPOINT,
+        "serverless-provisioned": serverless_provisioned(model_dir),
+        "async": ASYNC,
     }
 
 

@@ -17,7 +17,15 @@ from iam_walk import template_findings
 from infra_synth import SynthesizedApp, all_configs, synth
 from notification_walk import notification_findings, publishers_in
 
-CONFIG_NAMES = ("default", "vpc-create", "existing-key-retain", "batch-only", "cpu-endpoint")
+CONFIG_NAMES = (
+    "default",
+    "vpc-create",
+    "existing-key-retain",
+    "batch-only",
+    "cpu-endpoint",
+    "serverless-provisioned",
+    "async",
+)
 
 # cfn-lint rules ignored on zstc templates, each with the reason. Keep this empty unless a rule
 # is wrong about CDK output; warnings (W*) and informational (I*) matches are not gated.

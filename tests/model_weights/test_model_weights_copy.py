@@ -28,7 +28,7 @@ import s3_objects
 import weights_copy
 from weights_copy import CopyError
 
-from zstc.hub_snapshot import (
+from zstc.models.hub_snapshot import (
     CONFIG_AND_TOKENIZER_PATTERNS,
     PYTORCH_BIN_PATTERNS,
     SAFETENSORS_PATTERNS,

@@ -10,6 +10,7 @@ import io
 import json
 from typing import Any
 
+import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
@@ -233,7 +234,12 @@ def test_the_lambda_handlers_pass_the_clock_and_clients(
     import readiness_handler
 
     sagemaker, sagemaker_stub, runtime, runtime_stub = stubbed_clients
-    monkeypatch.setattr(readiness_handler, "_clients", lambda: (sagemaker, runtime))
+    # A realtime endpoint's check never touches S3: a Stubber with nothing queued fails any call.
+    s3 = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="eu-west-1"
+    ).client("s3")
+    Stubber(s3).activate()
+    monkeypatch.setattr(readiness_handler, "_clients", lambda: (sagemaker, runtime, s3))
     started = readiness_handler.on_event(cloudformation_request("Create"), None)
     assert started["PhysicalResourceId"] == ENDPOINT_NAME
     _describe(sagemaker_stub)

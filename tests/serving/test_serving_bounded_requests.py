@@ -19,8 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from zstc.local_endpoint import LocalEndpoint, find_free_port
-from zstc.model_artifact import prepare_model_dir
+
+from zstc.local.endpoint import LocalEndpoint, find_free_port
+from zstc.models.artifact import prepare_model_dir
 
 JSON = "application/json"
 JSON_LINES = "application/jsonlines"

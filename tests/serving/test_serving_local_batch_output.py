@@ -25,11 +25,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from zstc.local_batch import OutputTarget, line_work_units, pack_payloads
-from zstc.local_endpoint import LocalEndpoint
 
 from zstc.bundled_code import request_contract
 from zstc.cli import main
+from zstc.local.batch import OutputTarget, line_work_units, pack_payloads
+from zstc.local.endpoint import LocalEndpoint
 
 LABELS = [f"label {index}" for index in range(9)]
 UNREACHABLE_URL = "http://127.0.0.1:9"

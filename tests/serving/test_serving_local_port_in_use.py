@@ -6,9 +6,9 @@ import socket
 from pathlib import Path
 
 import pytest
-from zstc.local_endpoint import find_free_port
 
 from zstc.cli import main
+from zstc.local.endpoint import find_free_port
 
 
 def test_local_serve_on_a_busy_port_names_the_port_option(
@@ -29,4 +29,4 @@ def test_local_serve_on_a_busy_port_names_the_port_option(
     err = capsys.readouterr().err
     assert code == 1
     assert f"--port {port}: the port is already in use" in err and "with --port" in err
-    assert "find_free_port" not in err and "zstc.local_endpoint" not in err
+    assert "find_free_port" not in err and "zstc.local.endpoint" not in err

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import psutil
 from server_processes import server_processes
-from zstc.local_endpoint import find_free_port
 
+from zstc.local.endpoint import find_free_port
 from zstc.local.worker_health import WorkerHealthWatch, default_unhealthy_limit_s
 
 ZSTC = Path(sys.executable).parent / "zstc"

@@ -82,6 +82,43 @@ def _send(
     return classify(request=request, runtime=runtime, endpoint_name=endpoint_name)
 
 
+def _deployed_endpoint(name: str | None, *, async_timeout: float) -> tuple[Any, str]:
+    """The runtime to call and the endpoint's name, for every endpoint mode (the stack's
+    EndpointMode output): async requests go through the data bucket and wait for the answer,
+    with a progress line on stderr."""
+    from zstc.endpoint_client import endpoint_runtime
+    from zstc.stack_outputs import EndpointTarget, endpoint_target
+
+    options = settings()
+    if name is None:
+        target = endpoint_target(
+            cloudformation=options.client("cloudformation"),
+            stack_prefix=options.resolved_stack_prefix(),
+        )
+    else:
+        # A named endpoint outside the stack is invoked directly (realtime or serverless).
+        target = EndpointTarget(name=name, mode="realtime")
+    status = stderr_console().status("") if progress_enabled() else None
+
+    def on_wait(message: str) -> None:
+        if status is not None:
+            status.update(message)
+            status.start()
+
+    def on_done() -> None:
+        if status is not None:
+            status.stop()
+
+    runtime = endpoint_runtime(
+        target=target,
+        client=options.client,
+        timeout_s=async_timeout,
+        on_wait=on_wait,
+        on_done=on_done,
+    )
+    return runtime, target.name
+
+
 @click.command("classify")
 @click.argument("text", required=False)
 @click.option("--labels", required=True, help="Comma-separated labels, e.g. a,b,c.")
@@ -104,6 +141,14 @@ def _send(
 )
 @click.option("--local", metavar="URL", help="A local endpoint, e.g. localhost:8080.")
 @click.option("--endpoint-name", help="Endpoint name (default: from the stack).")
+@click.option(
+    "--async-timeout",
+    type=click.FloatRange(1),
+    default=900,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for each answer of an async endpoint.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Same as --output json.")
 @global_options
 def command(
@@ -115,6 +160,7 @@ def command(
     batch_size: int,
     local: str | None,
     endpoint_name: str | None,
+    async_timeout: float,
     as_json: bool,
 ) -> int:
     """Classify TEXT (or every line of --file) into the given labels.
@@ -142,14 +188,7 @@ def command(
     runtime = None
     name = endpoint_name
     if not local:
-        from zstc.stack_outputs import endpoint_name as stack_endpoint_name
-
-        if name is None:
-            name = stack_endpoint_name(
-                cloudformation=options.client("cloudformation"),
-                stack_prefix=options.resolved_stack_prefix(),
-            )
-        runtime = options.client("sagemaker-runtime")
+        runtime, name = _deployed_endpoint(endpoint_name, async_timeout=async_timeout)
     json_output = as_json or options.json_output
     if file_ is None:
         request = build_request(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from zstc.cli.context import global_options, settings, stdout_console
@@ -17,7 +19,8 @@ def _configured_needs() -> list[tuple[str, str, int]]:
 
     context = read_cdk_context()
     needs = []
-    if context.get("endpoint_enabled", True):
+    # A serverless endpoint runs on no instance of the account's: its quota is concurrency.
+    if context.get("endpoint_enabled", True) and _configured_mode() != "serverless":
         count = max(
             int(context.get("endpoint_instance_count", 1)),
             int(context.get("autoscaling_max_capacity", 1)),
@@ -33,6 +36,32 @@ def _configured_needs() -> list[tuple[str, str, int]]:
         )
     )
     return needs
+
+
+def _configured_mode() -> str:
+    from zstc.stack_outputs import read_cdk_context
+
+    return str(read_cdk_context().get("endpoint_mode", "realtime"))
+
+
+def _mode_checks(options: Any, *, stack_prefix: str) -> list[Any]:
+    """The endpoint mode row and, for serverless, the account's serverless concurrency."""
+    from zstc import doctor
+    from zstc.stack_outputs import read_cdk_context
+
+    configured = _configured_mode()
+    deployed = doctor.deployed_endpoint_mode(
+        options.client("cloudformation"), stack_prefix=stack_prefix
+    )
+    checks = [doctor.check_endpoint_mode(configured=configured, deployed=deployed)]
+    if "serverless" in (configured, deployed):
+        max_concurrency = int(read_cdk_context().get("serverless_max_concurrency", 5))
+        checks.append(
+            doctor.check_serverless_concurrency(
+                options.client("service-quotas"), max_concurrency=max_concurrency
+            )
+        )
+    return checks
 
 
 @click.command("doctor")
@@ -92,6 +121,9 @@ def command(ports: tuple[int, ...], local_only: bool) -> int:
                         cloudformation, stack_prefix=options.resolved_stack_prefix()
                     )
                     checks.extend(stacks)
+                    checks.extend(
+                        _mode_checks(options, stack_prefix=options.resolved_stack_prefix())
+                    )
                     checks.extend(
                         doctor.check_instance_quotas(
                             options.client("service-quotas"), needs=_configured_needs()

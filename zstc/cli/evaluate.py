@@ -91,13 +91,19 @@ def command(file: Path | None, **options: Any) -> int:
         file = BUNDLED_SAMPLES[options["sample"]]
 
     def open_endpoint() -> tuple[Any, str]:
-        from zstc.stack_outputs import endpoint_name
+        # Any endpoint mode: an async endpoint's runtime uploads each request and waits for its
+        # answer (zstc.endpoint_client.AsyncEndpointRuntime).
+        from zstc.endpoint_client import endpoint_runtime
+        from zstc.stack_outputs import EndpointTarget, endpoint_target
 
-        name = options["endpoint_name"] or endpoint_name(
-            cloudformation=chosen.client("cloudformation"),
-            stack_prefix=chosen.resolved_stack_prefix(),
-        )
-        return chosen.client("sagemaker-runtime"), name
+        if options["endpoint_name"]:
+            target = EndpointTarget(name=options["endpoint_name"], mode="realtime")
+        else:
+            target = endpoint_target(
+                cloudformation=chosen.client("cloudformation"),
+                stack_prefix=chosen.resolved_stack_prefix(),
+            )
+        return endpoint_runtime(target=target, client=chosen.client), target.name
 
     deployed = options["endpoint"] or options["endpoint_name"]
     return run_eval(
