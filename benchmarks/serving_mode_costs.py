@@ -28,9 +28,10 @@ SERVERLESS_DATA_PER_GB = 0.016
 # GPU (ml.g4dn.xlarge, one T4): an ESTIMATE from docs/sizing.md, 10 TFLOP/s sustained on typical
 # pairs of 32.1 GFLOP; no T4 was available to measure.
 GPU_PAIRS_PER_SECOND = 10_000 / 32.1
-# bart-large on CPU, zstc fp32: 6.07 pairs/s MEASURED on a 2-core AMD EPYC (docs/benchmarks.md,
-# path (c)). How many vCPUs a serverless endpoint gets is not published; this assumes two.
-CPU_BART_PAIRS_PER_SECOND = 6.07
+# bart-large on CPU, zstc fp32: 8.40 pairs/s MEASURED on a 2-core Intel Xeon (docs/benchmarks.md,
+# path (c)); fp32 because a serverless CPU's bf16 support is not known in advance. How many vCPUs
+# a serverless endpoint gets is not published; this assumes two.
+CPU_BART_PAIRS_PER_SECOND = 8.40
 # all-MiniLM-L6-v2 (embedding mode), nine labels per request: 123.8 requests/s MEASURED with one
 # client on the real local model server (README, load run), HTTP included.
 CPU_MINILM_CLASSIFICATIONS_PER_SECOND = 123.8
