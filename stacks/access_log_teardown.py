@@ -68,7 +68,7 @@ class AccessLogBucketTeardown(Construct):
             "OnEvent",
             description="zstc: on destroy, closes the access-log bucket to deliveries, empties it",
             runtime=lambda_.Runtime.PYTHON_3_12,
-            handler="handler.on_event",
+            handler="teardown_handler.on_event",
             code=lambda_.Code.from_asset(str(TEARDOWN_ASSET_DIR), exclude=["__pycache__", "*.pyc"]),
             role=role,
             timeout=cdk.Duration.minutes(15),

@@ -125,8 +125,8 @@ class ModelWeightsCopy(Construct):
         code = lambda_.Code.from_asset(str(COPY_ASSET_DIR), exclude=["__pycache__", "*.pyc"])
         functions: dict[str, lambda_.Function] = {}
         for function_id, handler in (
-            ("OnEvent", "handler.on_event"),
-            ("IsComplete", "handler.is_complete"),
+            ("OnEvent", "weights_copy_handler.on_event"),
+            ("IsComplete", "weights_copy_handler.is_complete"),
         ):
             function = lambda_.Function(
                 self,

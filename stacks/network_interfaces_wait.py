@@ -66,8 +66,8 @@ class ModelNetworkInterfacesWait(Construct):
         code = lambda_.Code.from_asset(str(WAIT_ASSET_DIR), exclude=["__pycache__", "*.pyc"])
         functions = {}
         for function_id, handler in (
-            ("OnEvent", "handler.on_event"),
-            ("IsComplete", "handler.is_complete"),
+            ("OnEvent", "interfaces_wait_handler.on_event"),
+            ("IsComplete", "interfaces_wait_handler.is_complete"),
         ):
             function = lambda_.Function(
                 self,

@@ -533,7 +533,7 @@ def test_serverless_with_hub_weights_warns_about_cold_start_downloads(
             "*", Match.string_like_regexp("downloads the model from the hub at every cold start")
         )
 
-    assert warnings(synth({"endpoint_mode": "serverless"}))
+    assert warnings(synth({"endpoint_mode": "serverless", "model_weights": "hub"}))
     # Packaged weights: nothing to download at a cold start, no warning.
     assert not warnings(serverless_app)
 

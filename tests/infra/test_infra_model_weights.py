@@ -124,7 +124,7 @@ def test_the_copy_functions_have_time_memory_and_their_own_log_group(
     functions = [
         resource["Properties"]
         for resource in resources_of_type(template, "AWS::Lambda::Function").values()
-        if str(resource["Properties"].get("Handler", "")).startswith("handler.")
+        if str(resource["Properties"].get("Handler", "")).startswith("weights_copy_handler.")
     ]
     assert len(functions) == 2
     log_groups = resources_of_type(template, "AWS::Logs::LogGroup")
