@@ -17,9 +17,11 @@ HOURS_PER_MONTH = 730
 LABELS = 9
 MILLION = 1_000_000
 
-# Prices, us-east-1, on-demand, from https://aws.amazon.com/sagemaker/ai/pricing/ (real-time,
-# asynchronous and serverless inference tables), as of 2026-12. The ml.g4dn.xlarge hourly price is
-# the one the project's issue quotes. Verify them for your region before relying on the table.
+# Prices, us-east-1, on-demand, as published on https://aws.amazon.com/sagemaker/ai/pricing/
+# (real-time, asynchronous and serverless inference tables). The ml.g4dn.xlarge hourly price
+# matches the about $0.74 an hour the project has quoted since its first release; the serverless
+# prices could not be re-read from the pricing page when this table was made (2026-12), so they
+# are ESTIMATES: verify all three for your region before relying on the table.
 G4DN_XLARGE_PER_HOUR = 0.7364
 SERVERLESS_PER_GB_SECOND = 0.0000200
 SERVERLESS_DATA_PER_GB = 0.016
