@@ -11,13 +11,13 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.function_logs import function_logs_and_role
 from stacks.nag import acknowledge
 from stacks.owned_provider import owned_provider
+from stacks.python_function import python_function
 
 TEARDOWN_ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "access_log_teardown"
 RESOURCE_TYPE = "Custom::AccessLogBucketTeardown"
@@ -63,25 +63,16 @@ class AccessLogBucketTeardown(Construct):
             reason="Emptying the access-log bucket on destroy deletes every object in it; the "
             "objects are named by S3 at delivery time.",
         )
-        function = lambda_.Function(
+        function = python_function(
             self,
             "OnEvent",
-            description="zstc: on destroy, closes the access-log bucket to deliveries, empties it",
-            runtime=lambda_.Runtime.PYTHON_3_12,
+            asset_dir=TEARDOWN_ASSET_DIR,
             handler="teardown_handler.on_event",
-            code=lambda_.Code.from_asset(str(TEARDOWN_ASSET_DIR), exclude=["__pycache__", "*.pyc"]),
+            description="zstc: on destroy, closes the access-log bucket to deliveries, empties it",
             role=role,
+            log_group=log_group,
             timeout=cdk.Duration.minutes(15),
             memory_size=256,
-            log_group=log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-        )
-        function.node.add_dependency(role)
-        acknowledge(
-            function,
-            rule_id="AwsSolutions-L1",
-            reason="Pinned to Python 3.12, the Python of the inference container and of the "
-            "test suite; a runtime upgrade is a deliberate, tested change.",
         )
         provider = owned_provider(
             self,

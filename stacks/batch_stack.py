@@ -34,6 +34,7 @@ from stacks.instance_storage import supports_volume_kms_key
 from stacks.job_name_prefix import deployment_job_name_prefix
 from stacks.nag import acknowledge
 from stacks.network_stack import NetworkStack
+from stacks.python_function import python_function
 from stacks.serving_model import ServingModel
 from stacks.topic_publishers import EncryptedTopicTarget, allow_alarms_to_publish
 from stacks.trigger_budget import (
@@ -312,18 +313,16 @@ class BatchStack(cdk.Stack):
             data=data,
             removal=removal,
         )
-        function = lambda_.Function(
+        function = python_function(
             self,
             "TransformTrigger",
-            description="Starts one SageMaker batch transform job per uploaded object version",
-            runtime=lambda_.Runtime.PYTHON_3_12,
+            asset_dir=TRIGGER_ASSET_DIR,
             handler="handler.handler",
-            code=lambda_.Code.from_asset(str(TRIGGER_ASSET_DIR), exclude=["__pycache__", "*.pyc"]),
+            description="Starts one SageMaker batch transform job per uploaded object version",
             role=role,
+            log_group=log_group,
             timeout=cdk.Duration.seconds(TRIGGER_TIMEOUT_SECONDS),
             memory_size=256,
-            log_group=log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
             environment={
                 "JOB_NAME_PREFIX": prefix,
                 # Told of every upload the trigger rejects (rejections.py).
@@ -378,12 +377,6 @@ class BatchStack(cdk.Stack):
             f"<AWS::AccountId>:transform-job/{prefix}*]",
             reason="The trigger may start, describe and tag only transform jobs whose name has "
             "this stack's prefix; the rest of each name is derived from the upload.",
-        )
-        acknowledge(
-            function,
-            rule_id="AwsSolutions-L1",
-            reason="Pinned to Python 3.12, the Python of the inference container and of the "
-            "test suite; a runtime upgrade is a deliberate, tested change.",
         )
         function.add_event_source(
             event_sources.SqsEventSource(

@@ -24,6 +24,7 @@ from constructs import Construct
 from stacks.log_retention import retention
 from stacks.nag import acknowledge
 from stacks.owned_provider import owned_provider
+from stacks.python_function import python_function
 
 READINESS_ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "endpoint_readiness"
 # How long after the endpoint is InService the model may take to answer: the hub download of
@@ -165,7 +166,6 @@ class EndpointReadinessCheck(Construct):
                 "ProbeBucket": async_probe.bucket.bucket_name,
                 "ProbeInputPrefix": async_probe.probe_prefix,
             }
-        code = lambda_.Code.from_asset(str(READINESS_ASSET_DIR), exclude=["__pycache__", "*.pyc"])
         functions = {
             "OnEvent": "readiness_handler.on_event",
             "IsComplete": "readiness_handler.is_complete",
@@ -191,30 +191,19 @@ class EndpointReadinessCheck(Construct):
                 if endpoint_log_group is not None
                 else {}
             )
-            function = lambda_.Function(
+            built[function_id] = python_function(
                 self,
                 function_id,
+                asset_dir=READINESS_ASSET_DIR,
+                handler=handler,
                 function_name=function_name,
                 environment=environment,
                 description=f"zstc readiness check ({function_id}) of endpoint {endpoint_name}",
-                runtime=lambda_.Runtime.PYTHON_3_12,
-                handler=handler,
-                code=code,
                 role=role,
+                log_group=log_group,
                 timeout=FUNCTION_TIMEOUT,
                 memory_size=256,
-                log_group=log_group,
-                logging_format=lambda_.LoggingFormat.JSON,
             )
-            # Its permissions must be in place before the custom resource runs it.
-            function.node.add_dependency(role)
-            acknowledge(
-                function,
-                rule_id="AwsSolutions-L1",
-                reason="Pinned to Python 3.12, the Python of the inference container and of the "
-                "test suite; a runtime upgrade is a deliberate, tested change.",
-            )
-            built[function_id] = function
 
         provider = owned_provider(
             self,

@@ -27,7 +27,6 @@ from typing import Literal
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
@@ -35,6 +34,7 @@ from stacks.data_layout import MODEL_DATA_PREFIX
 from stacks.function_logs import function_logs_and_role
 from stacks.nag import acknowledge
 from stacks.owned_provider import owned_provider
+from stacks.python_function import python_function
 from zstc.models.hub_snapshot import (
     CONFIG_AND_TOKENIZER_PATTERNS,
     PYTORCH_BIN_PATTERNS,
@@ -122,33 +122,23 @@ class ModelWeightsCopy(Construct):
         )
         code_archive.bucket.grant_read(role, code_archive.s3_object_key)
 
-        code = lambda_.Code.from_asset(str(COPY_ASSET_DIR), exclude=["__pycache__", "*.pyc"])
-        functions: dict[str, lambda_.Function] = {}
-        for function_id, handler in (
-            ("OnEvent", "weights_copy_handler.on_event"),
-            ("IsComplete", "weights_copy_handler.is_complete"),
-        ):
-            function = lambda_.Function(
+        functions = {
+            function_id: python_function(
                 self,
                 function_id,
-                description=f"zstc model weights copy ({function_id}) of {model_id}",
-                runtime=lambda_.Runtime.PYTHON_3_12,
+                asset_dir=COPY_ASSET_DIR,
                 handler=handler,
-                code=code,
+                description=f"zstc model weights copy ({function_id}) of {model_id}",
                 role=role,
+                log_group=log_group,
                 timeout=FUNCTION_TIMEOUT,
                 memory_size=FUNCTION_MEMORY_MB,
-                log_group=log_group,
-                logging_format=lambda_.LoggingFormat.JSON,
             )
-            function.node.add_dependency(role)
-            acknowledge(
-                function,
-                rule_id="AwsSolutions-L1",
-                reason="Pinned to Python 3.12, the Python of the inference container and of the "
-                "test suite; a runtime upgrade is a deliberate, tested change.",
+            for function_id, handler in (
+                ("OnEvent", "weights_copy_handler.on_event"),
+                ("IsComplete", "weights_copy_handler.is_complete"),
             )
-            functions[function_id] = function
+        }
         provider = owned_provider(
             self,
             purpose="model weights copy",

@@ -13,12 +13,12 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from stacks.function_logs import function_logs_and_role
 from stacks.nag import acknowledge
 from stacks.owned_provider import owned_provider
+from stacks.python_function import python_function
 
 WAIT_ASSET_DIR = Path(__file__).resolve().parent.parent / "lambda" / "network_interfaces_wait"
 RESOURCE_TYPE = "Custom::ModelNetworkInterfacesWait"
@@ -63,34 +63,24 @@ class ModelNetworkInterfacesWait(Construct):
             reason="ec2:DescribeNetworkInterfaces supports no resource-level permissions; the "
             "role can only list interfaces, never change or delete one.",
         )
-        code = lambda_.Code.from_asset(str(WAIT_ASSET_DIR), exclude=["__pycache__", "*.pyc"])
-        functions = {}
-        for function_id, handler in (
-            ("OnEvent", "interfaces_wait_handler.on_event"),
-            ("IsComplete", "interfaces_wait_handler.is_complete"),
-        ):
-            function = lambda_.Function(
+        functions = {
+            function_id: python_function(
                 self,
                 function_id,
+                asset_dir=WAIT_ASSET_DIR,
+                handler=handler,
                 description=f"zstc network teardown ({function_id}): waits for SageMaker's "
                 "network interfaces",
-                runtime=lambda_.Runtime.PYTHON_3_12,
-                handler=handler,
-                code=code,
                 role=role,
+                log_group=log_group,
                 timeout=cdk.Duration.minutes(1),
                 memory_size=128,
-                log_group=log_group,
-                logging_format=lambda_.LoggingFormat.JSON,
             )
-            function.node.add_dependency(role)
-            acknowledge(
-                function,
-                rule_id="AwsSolutions-L1",
-                reason="Pinned to Python 3.12, the Python of the inference container and of the "
-                "test suite; a runtime upgrade is a deliberate, tested change.",
+            for function_id, handler in (
+                ("OnEvent", "interfaces_wait_handler.on_event"),
+                ("IsComplete", "interfaces_wait_handler.is_complete"),
             )
-            functions[function_id] = function
+        }
         provider = owned_provider(
             self,
             purpose="network teardown",
