@@ -162,7 +162,12 @@ def test_a_failed_deploy_is_still_destroyed_and_checked_for_leftovers(tmp_path: 
     )
     session.stub("logs").add_response("describe_log_groups", {"logGroups": []})
     exit_code = run_integration(
-        session=session, runner=runner, environ={}, work_dir=tmp_path, settle_seconds=0
+        check_serverless=False,
+        session=session,
+        runner=runner,
+        environ={},
+        work_dir=tmp_path,
+        settle_seconds=0,
     )
     assert exit_code == EXIT_FAILED
     assert [command[1] for command in commands] == ["deploy", *DESTROY_STEPS]
@@ -180,6 +185,7 @@ def test_no_credentials_runs_no_command(tmp_path: Path) -> None:
     session.stub("sts").add_client_error("get_caller_identity", service_error_code="ExpiredToken")
     commands: list[Sequence[str]] = []
     exit_code = run_integration(
+        check_serverless=False,
         session=session,
         runner=lambda command, env: commands.append(command) or 0,
         environ={},
@@ -250,7 +256,12 @@ def test_a_passing_run_reads_verdicts_then_joins_the_dataset(
     )
     assert (
         run_integration(
-            session=session, runner=runner, environ={}, work_dir=tmp_path, settle_seconds=0
+            check_serverless=False,
+            session=session,
+            runner=runner,
+            environ={},
+            work_dir=tmp_path,
+            settle_seconds=0,
         )
         == 0
     )
@@ -279,7 +290,12 @@ def test_ctrl_c_during_deploy_still_destroys_and_keeps_the_logs(tmp_path: Path) 
     session.stub("logs").add_response("describe_log_groups", {"logGroups": []})
     with pytest.raises(KeyboardInterrupt):
         run_integration(
-            session=session, runner=runner, environ={}, work_dir=tmp_path, settle_seconds=0
+            check_serverless=False,
+            session=session,
+            runner=runner,
+            environ={},
+            work_dir=tmp_path,
+            settle_seconds=0,
         )
     assert commands == ["deploy", *DESTROY_STEPS]
     session.assert_no_pending_responses()
