@@ -60,7 +60,6 @@ TEST_STACKS = (PROBE_STACK_NAME, ASSERTION_STACK_NAME)
 ENDPOINT_LOG_GROUP_PREFIX = f"/aws/sagemaker/Endpoints/{INTEG_STACK_PREFIX}-"
 
 SERVERLESS_APP = REPO_ROOT / "integ" / "serverless_minilm.py"
-SERVERLESS_WORK_DIR = REPO_ROOT / "build" / "integ-serverless"
 SERVERLESS_STACK = "ZstcIntegServerless-Endpoint"
 SERVERLESS_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/ZstcIntegServerless-"
 
@@ -255,7 +254,9 @@ def run_integration(
                 )
         if check_serverless:
             _step("serverless mode with the bundled MiniLM: deploy is the readiness check")
-            serverless_deploy, _ = serverless_commands(SERVERLESS_WORK_DIR / "cdk.out")
+            serverless_deploy, _ = serverless_commands(
+                work_dir.parent / "integ-serverless" / "cdk.out"
+            )
             serverless_exit = runner(serverless_deploy, env)
             if serverless_exit != 0:
                 problems.append(
@@ -265,7 +266,7 @@ def run_integration(
         finished = True
     finally:
         if check_serverless:
-            serverless_dir = SERVERLESS_WORK_DIR / "cdk.out"
+            serverless_dir = work_dir.parent / "integ-serverless" / "cdk.out"
             _step("destroy the serverless check's stacks")
             _, serverless_destroy = serverless_commands(serverless_dir)
             serverless_destroy_exit = runner(serverless_destroy, env)
