@@ -11,7 +11,10 @@ Steps, each printed as it starts:
 4. a tagged upload and a dataset of many parts, uploaded with the user's credentials
    (integ/post_deploy_uploads.py);
 5. `zstc batch results` on both dataset jobs (integ/dataset_results.py);
-6. always, even after a failure or Ctrl-C: `cdk destroy` of the two test stacks, then zstc's
+6. unless --skip-serverless: a deploy of integ/serverless_minilm.py, whose readiness resource
+   classifies on the cold serverless endpoint; always destroyed with `cdk destroy --force --all`
+   and checked for leftovers, even after a failure;
+7. always, even after a failure or Ctrl-C: `cdk destroy` of the two test stacks, then zstc's
    stacks destroyed exactly as `make destroy` does it (running transform jobs stopped, then the
    app's teardown mode, stacks/teardown.py), then the leftovers check.
 
