@@ -111,6 +111,7 @@ integ: install
 # Removes the integration stacks by hand, e.g. after an interrupted `make integ`.
 integ-destroy: install
 	$(CDK) destroy --all --force --app "$(PYTHON) integ/integ_zstc_flow.py" --output build/integ/cdk.out
+	$(CDK) destroy --all --force --app "$(PYTHON) integ/serverless_minilm.py" --output build/integ-serverless/cdk.out
 
 bench: install
 	$(PYTHON) benchmarks/inference_benchmark.py $(BENCH_ARGS)

@@ -11,7 +11,10 @@ Steps, each printed as it starts:
 4. a tagged upload and a dataset of many parts, uploaded with the user's credentials
    (integ/post_deploy_uploads.py);
 5. `zstc batch results` on both dataset jobs (integ/dataset_results.py);
-6. always, even after a failure or Ctrl-C: `cdk destroy` of the two test stacks, then zstc's
+6. unless --skip-serverless: a deploy of integ/serverless_minilm.py, whose readiness resource
+   classifies on the cold serverless endpoint; always destroyed with `cdk destroy --force --all`
+   and checked for leftovers, even after a failure;
+7. always, even after a failure or Ctrl-C: `cdk destroy` of the two test stacks, then zstc's
    stacks destroyed exactly as `make destroy` does it (running transform jobs stopped, then the
    app's teardown mode, stacks/teardown.py), then the leftovers check.
 
@@ -59,6 +62,10 @@ TEST_STACKS = (PROBE_STACK_NAME, ASSERTION_STACK_NAME)
 # SageMaker writes the endpoint's logs here; the endpoint stack owns that log group.
 ENDPOINT_LOG_GROUP_PREFIX = f"/aws/sagemaker/Endpoints/{INTEG_STACK_PREFIX}-"
 
+SERVERLESS_APP = REPO_ROOT / "integ" / "serverless_minilm.py"
+SERVERLESS_STACK = "ZstcIntegServerless-Endpoint"
+SERVERLESS_LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/ZstcIntegServerless-"
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CANNOT_START = 2
@@ -98,6 +105,16 @@ def destroy_test_stacks_command(assembly_dir: Path) -> list[str]:
         "--output",
         str(assembly_dir),
     ]
+
+
+def serverless_commands(assembly_dir: Path) -> tuple[list[str], list[str]]:
+    """Deploy and destroy of integ/serverless_minilm.py. Deploying the Endpoint stack is the
+    check: its readiness resource only completes once the cold serverless endpoint classified
+    the probe correctly, else CloudFormation rolls the deployment back."""
+    common = ["--app", f"{sys.executable} {SERVERLESS_APP}", "--output", str(assembly_dir)]
+    deploy = [str(CDK), "deploy", SERVERLESS_STACK, "--require-approval", "never", *common]
+    destroy = [str(CDK), "destroy", "--force", "--all", *common]
+    return deploy, destroy
 
 
 def teardown_commands(work_dir: Path) -> list[list[str]]:
@@ -166,6 +183,7 @@ def run_integration(
     environ: Mapping[str, str] | None = None,
     work_dir: Path = WORK_DIR,
     settle_seconds: float = SETTLE_SECONDS,
+    check_serverless: bool = True,
 ) -> int:
     _step("preflight: region, credentials, CDK bootstrap")
     try:
@@ -237,8 +255,33 @@ def run_integration(
                     stack_prefix=INTEG_STACK_PREFIX,
                     dataset=joined,
                 )
+        if check_serverless:
+            _step("serverless mode with the bundled MiniLM: deploy is the readiness check")
+            serverless_deploy, _ = serverless_commands(
+                work_dir.parent / "integ-serverless" / "cdk.out"
+            )
+            serverless_exit = runner(serverless_deploy, env)
+            if serverless_exit != 0:
+                problems.append(
+                    f"serverless cdk deploy exited {serverless_exit}: the cold endpoint's "
+                    "readiness check failed or a resource failed"
+                )
         finished = True
     finally:
+        if check_serverless:
+            serverless_dir = work_dir.parent / "integ-serverless" / "cdk.out"
+            _step("destroy the serverless check's stacks")
+            _, serverless_destroy = serverless_commands(serverless_dir)
+            serverless_destroy_exit = runner(serverless_destroy, env)
+            if serverless_destroy_exit != 0:
+                problems.append(f"serverless cdk destroy exited {serverless_destroy_exit}")
+            problems += wait_for_no_leftovers(
+                session=session,
+                region=target.region,
+                stack_names=assembly_stacks(serverless_dir),
+                log_group_prefixes=[SERVERLESS_LOG_GROUP_PREFIX],
+                settle_seconds=settle_seconds,
+            )
         _step("destroy the test stacks, then zstc's stacks as make destroy does")
         for command in [destroy_test_stacks_command(assembly_dir), *teardown_commands(work_dir)]:
             destroy_exit = runner(command, env)
@@ -276,7 +319,11 @@ def main() -> int:
     import boto3
 
     try:
-        return run_integration(session=boto3.session.Session())
+        # --skip-serverless leaves out the serverless mode check (on by default).
+        return run_integration(
+            session=boto3.session.Session(),
+            check_serverless="--skip-serverless" not in sys.argv[1:],
+        )
     except KeyboardInterrupt:
         # run_integration's own cleanup (destroy, leftovers check) has run by now.
         print("make integ: interrupted", file=sys.stderr)

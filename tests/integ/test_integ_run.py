@@ -162,7 +162,12 @@ def test_a_failed_deploy_is_still_destroyed_and_checked_for_leftovers(tmp_path: 
     )
     session.stub("logs").add_response("describe_log_groups", {"logGroups": []})
     exit_code = run_integration(
-        session=session, runner=runner, environ={}, work_dir=tmp_path, settle_seconds=0
+        check_serverless=False,
+        session=session,
+        runner=runner,
+        environ={},
+        work_dir=tmp_path,
+        settle_seconds=0,
     )
     assert exit_code == EXIT_FAILED
     assert [command[1] for command in commands] == ["deploy", *DESTROY_STEPS]
@@ -175,11 +180,45 @@ def test_a_failed_deploy_is_still_destroyed_and_checked_for_leftovers(tmp_path: 
     session.assert_no_pending_responses()
 
 
+def test_the_serverless_check_is_destroyed_after_a_failure(tmp_path: Path) -> None:
+    session = StubbedSession()
+    _ready_account(session)
+    commands: list[list[str]] = []
+
+    def runner(command: Sequence[str], env: Mapping[str, str]) -> int:
+        commands.append(list(command))
+        return 1 if command[1] == "deploy" else 0
+
+    # The serverless endpoint's log group, then the main run's three prefixes.
+    session.stub("logs").add_response(
+        "describe_log_groups",
+        {"logGroups": []},
+        expected_params={"logGroupNamePrefix": "/aws/sagemaker/Endpoints/ZstcIntegServerless-"},
+    )
+    for _ in range(3):
+        session.stub("logs").add_response("describe_log_groups", {"logGroups": []})
+    work_dir = tmp_path / "integ"
+    exit_code = run_integration(
+        session=session, runner=runner, environ={}, work_dir=work_dir, settle_seconds=0
+    )
+    assert exit_code == EXIT_FAILED
+    assert [command[1] for command in commands] == ["deploy", "deploy", "destroy", *DESTROY_STEPS]
+    serverless_deploy, serverless_destroy = commands[1], commands[2]
+    assert serverless_deploy[2] == "ZstcIntegServerless-Endpoint"
+    assert serverless_deploy[serverless_deploy.index("--app") + 1].endswith("serverless_minilm.py")
+    assert {"--force", "--all"} <= set(serverless_destroy)
+    assert serverless_destroy[serverless_destroy.index("--output") + 1] == str(
+        tmp_path / "integ-serverless" / "cdk.out"
+    )
+    session.assert_no_pending_responses()
+
+
 def test_no_credentials_runs_no_command(tmp_path: Path) -> None:
     session = StubbedSession()
     session.stub("sts").add_client_error("get_caller_identity", service_error_code="ExpiredToken")
     commands: list[Sequence[str]] = []
     exit_code = run_integration(
+        check_serverless=False,
         session=session,
         runner=lambda command, env: commands.append(command) or 0,
         environ={},
@@ -250,7 +289,12 @@ def test_a_passing_run_reads_verdicts_then_joins_the_dataset(
     )
     assert (
         run_integration(
-            session=session, runner=runner, environ={}, work_dir=tmp_path, settle_seconds=0
+            check_serverless=False,
+            session=session,
+            runner=runner,
+            environ={},
+            work_dir=tmp_path,
+            settle_seconds=0,
         )
         == 0
     )
@@ -279,7 +323,12 @@ def test_ctrl_c_during_deploy_still_destroys_and_keeps_the_logs(tmp_path: Path) 
     session.stub("logs").add_response("describe_log_groups", {"logGroups": []})
     with pytest.raises(KeyboardInterrupt):
         run_integration(
-            session=session, runner=runner, environ={}, work_dir=tmp_path, settle_seconds=0
+            check_serverless=False,
+            session=session,
+            runner=runner,
+            environ={},
+            work_dir=tmp_path,
+            settle_seconds=0,
         )
     assert commands == ["deploy", *DESTROY_STEPS]
     session.assert_no_pending_responses()
