@@ -403,6 +403,7 @@ def run_demo(
     sample: Path = SAMPLE_FILE,
     labelled_sample: Path = LABELLED_SAMPLE,
 ) -> DemoResult:
+    from zstc.cli.context import stderr_console
     from zstc.local.batch import run_local_batch
     from zstc.local.endpoint import LocalEndpoint, LocalEndpointError, find_free_port
 
@@ -455,7 +456,10 @@ def run_demo(
         with step(f"4/6 (b) classifying the same {len(records)} texts as one JSON Lines batch"):
             write_batch_input(records=records, labels=CATEGORIES, path=batch_input)
             summary = run_local_batch(
-                input_path=batch_input, output_path=batch_output, url=endpoint.url
+                input_path=batch_input,
+                output_path=batch_output,
+                url=endpoint.url,
+                progress=stderr_console(),
             )
             _say(f"    {summary.describe()}")
             same, total = top_labels_agree(single=single, batch_output=batch_output)

@@ -222,7 +222,7 @@ def test_json_lines_keep_ids_texts_and_labels_in_any_script(
         encoding="utf-8",
     )
     output = tmp_path / "mixed.jsonl.out"
-    run_local_batch(input_path=source, output_path=output, url=endpoint.url, progress=False)
+    run_local_batch(input_path=source, output_path=output, url=endpoint.url, progress=None)
     lines = output.read_text(encoding="utf-8").splitlines()
     assert len(lines) == len(MIXED_RECORDS)
     for record, line in zip(MIXED_RECORDS, lines, strict=True):

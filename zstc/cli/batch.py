@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,11 +22,12 @@ from zstc.cli.context import (
 )
 from zstc.cli_errors import CliError
 
+if TYPE_CHECKING:
+    from zstc.batch.submission import PreparedSubmission
+
 EXIT_OK = 0
 EXIT_FAILURE = 1
 DEFAULT_INTERVAL_S = 15.0
-# How long --wait waits for the trigger to start the job (it retries quota errors for ~2.4 h).
-DEFAULT_WAIT_TIMEOUT_S = 6 * 3600.0
 # With the data bucket's versioning suspended, the trigger names the job after the S3 event's
 # sequencer, which an upload's response does not carry.
 UNKNOWN_JOB_NAME = (
@@ -39,14 +40,6 @@ UNKNOWN_JOB_NAME = (
 @global_options
 def command() -> None:
     """Batch transform jobs: submit files, follow jobs, download results."""
-
-
-def _read_lines(path: Path) -> list[str]:
-    from zstc.local.batch import read_input_lines
-
-    if not path.is_file():
-        raise CliError(f"FILE: {path} does not exist or is not a file", exit_code=2)
-    return read_input_lines(path)
 
 
 def _job_state_exit(state: str) -> int:
@@ -113,16 +106,7 @@ def submit(
     """Validate FILE locally, upload it with SSE-KMS under input/ (or as parts under
     datasets/<name>/ with --parts/--split-mb), and print the transform job name the upload
     starts."""
-    from zstc.batch.jsonl_validation import format_report, validate_lines
-    from zstc.batch.submit import (
-        check_dataset_name,
-        check_job_naming,
-        check_object_name,
-        split_by_count,
-        split_by_size,
-        submit_dataset,
-        submit_file,
-    )
+    from zstc.batch.submission import prepare_submission, upload_bytes, upload_submission
     from zstc.endpoint_client import parse_labels
 
     options = settings()
@@ -143,119 +127,32 @@ def submit(
     if dry_run and wait:
         raise CliError("--wait/--download: nothing is submitted with --dry-run", exit_code=2)
     default_labels = parse_labels(labels) if labels else None
-    # FILE first: a directory or a missing file is the problem, not the name derived from it.
-    if file.is_dir():
-        raise CliError(f"FILE: {file} is a directory; give one JSON Lines file", exit_code=2)
-    if not file.is_file():
-        raise CliError(f"FILE: {file} does not exist or is not a file", exit_code=2)
-    object_name = (
-        check_object_name(name or file.name, given_as="--name" if name else "FILE's name")
-        if not is_dataset
-        else ""
+
+    prepared = prepare_submission(
+        file=file,
+        default_labels=default_labels,
+        on_bad_lines=on_bad_lines,
+        max_labels=max_labels,
+        name=name,
+        is_dataset=is_dataset,
+        parts=parts,
+        split_mb=split_mb,
+        dataset=dataset,
+        dry_run=dry_run,
+        stack_prefix=options.resolved_stack_prefix(),
+        open_cloudformation=lambda: options.client("cloudformation"),
+        report=info,
     )
-    dataset_name = (
-        check_dataset_name(dataset or file.name.removesuffix(".jsonl")) if is_dataset else ""
-    )
-    check_job_naming()
-
-    lines = _read_lines(file)
-    if not lines:
-        raise CliError(f"FILE: {file} is empty; nothing to submit", exit_code=2)
-    prefix = options.resolved_stack_prefix()
-    data = batch = None
-    if not dry_run:
-        # The deployment is read before validation: the limits are the deployed model's.
-        from zstc.batch.limits import deployed_limits
-        from zstc.project_config import project_config
-        from zstc.stack_outputs import batch_resources, data_resources
-
-        cloudformation = options.client("cloudformation")
-        data = data_resources(cloudformation=cloudformation, stack_prefix=prefix)
-        batch = batch_resources(cloudformation=cloudformation, stack_prefix=prefix)
-        limits = deployed_limits(
-            cloudformation=cloudformation, stack_prefix=prefix, project=project_config()
-        )
-    else:
-        # A dry run needs no AWS, but checks the deployed limits where it can read them.
-        from zstc.batch.limits import dry_run_limits
-
-        limits = dry_run_limits(
-            open_cloudformation=lambda: options.client("cloudformation"), stack_prefix=prefix
-        )
-    payload_limit = limits.payload
-    limit_source = "--max-labels"
-    if max_labels is None:
-        max_labels = limits.max_labels
-        limit_source = limits.labels_source
-    if default_labels is not None and len(default_labels) > max_labels:
-        raise CliError(
-            f"--labels: {len(default_labels)} labels, more than the limit of {max_labels} "
-            f"({limit_source})",
-            exit_code=2,
-        )
-    result = validate_lines(
-        lines, policy=on_bad_lines, default_labels=default_labels, max_labels=max_labels
-    )
-    if result.problems:
-        info(format_report(result))
-    if result.refused:
-        hint = (
-            "; repair with --on-bad-lines fix, or leave bad lines out with --on-bad-lines drop"
-            if on_bad_lines == "refuse"
-            else "; leave them out with --on-bad-lines drop"
-        )
-        raise CliError(f"{file}: bad lines found, nothing uploaded{hint}", exit_code=2)
-    if not result.lines:
-        raise CliError(f"{file}: no valid lines left to upload", exit_code=2)
-    from zstc.batch.limits import check_lines_fit
-
-    check_lines_fit(result.lines, limit=payload_limit)
-    chunks: list[list[str]] = []
-    if is_dataset:
-        chunks = (
-            split_by_count(result.lines, parts=parts)
-            if parts is not None
-            else split_by_size(result.lines, max_mb=split_mb or 0)
-        )
-    shape = f"{len(chunks)} parts under datasets/{dataset_name}/" if is_dataset else object_name
     if dry_run:
-        kept = (
-            f", and {result.kept_bad_lines} bad lines kept as they are (they get error lines)"
-            if result.kept_bad_lines
-            else ""
-        )
-        if options.json_output:
-            _echo_json(
-                {
-                    "dry_run": True,
-                    "valid_lines": result.valid_lines,
-                    "kept_bad_lines": result.kept_bad_lines,
-                    "lines_to_upload": len(result.lines),
-                    "upload_as": shape,
-                    "max_labels": max_labels,
-                    "max_payload_mb": payload_limit.mb,
-                    "max_payload_source": payload_limit.source,
-                    "problems": [
-                        {"line": p.line_number, "reason": p.reason, "repair": p.repair}
-                        for p in result.problems
-                    ],
-                }
-            )
-        else:
-            flag = " (--max-labels)" if limit_source == "--max-labels" else ""
-            say(f"dry run: {result.valid_lines} valid lines would be uploaded as {shape}{kept}")
-            say(
-                f"checked against: at most {max_labels} labels{flag} and {payload_limit.mb} MB "
-                f"(MaxPayloadInMB) per line, from {limits.origin}"
-            )
+        _render_dry_run(prepared, json_output=options.json_output)
         return EXIT_OK
 
-    assert data is not None and batch is not None
+    data = prepared.data
+    assert data is not None
     s3 = options.client("s3")
     sagemaker = options.client("sagemaker") if wait else None
     from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
-    total_bytes = sum(len(line.encode("utf-8")) + 1 for line in result.lines)
     with Progress(
         *Progress.get_default_columns(),
         DownloadColumn(),
@@ -263,32 +160,13 @@ def submit(
         console=stderr_console(),
         disable=not progress_enabled(),
     ) as progress:
-        task = progress.add_task("uploading", total=total_bytes)
-
-        def advance(sent: int) -> None:
-            progress.advance(task, sent)
-
-        if is_dataset:
-            submission = submit_dataset(
-                s3=s3,
-                bucket=data.bucket_name,
-                kms_key_arn=data.kms_key_arn,
-                job_name_prefix=batch.job_name_prefix,
-                parts=chunks,
-                dataset_name=dataset_name,
-                on_part_uploaded=lambda key: info(f"uploaded s3://{data.bucket_name}/{key}"),
-                on_bytes=advance,
-            )
-        else:
-            submission = submit_file(
-                s3=s3,
-                bucket=data.bucket_name,
-                kms_key_arn=data.kms_key_arn,
-                job_name_prefix=batch.job_name_prefix,
-                lines=result.lines,
-                object_name=object_name,
-                on_bytes=advance,
-            )
+        task = progress.add_task("uploading", total=upload_bytes(prepared))
+        submission = upload_submission(
+            s3=s3,
+            prepared=prepared,
+            on_part_uploaded=lambda key: info(f"uploaded s3://{data.bucket_name}/{key}"),
+            on_bytes=lambda sent: progress.advance(task, sent),
+        )
     if options.json_output and not wait:
         _echo_json(
             {
@@ -324,6 +202,39 @@ def submit(
     )
 
 
+def _render_dry_run(prepared: PreparedSubmission, *, json_output: bool) -> None:
+    result, limits = prepared.validation, prepared.limits
+    if json_output:
+        _echo_json(
+            {
+                "dry_run": True,
+                "valid_lines": result.valid_lines,
+                "kept_bad_lines": result.kept_bad_lines,
+                "lines_to_upload": len(result.lines),
+                "upload_as": prepared.shape,
+                "max_labels": prepared.max_labels,
+                "max_payload_mb": limits.payload.mb,
+                "max_payload_source": limits.payload.source,
+                "problems": [
+                    {"line": p.line_number, "reason": p.reason, "repair": p.repair}
+                    for p in result.problems
+                ],
+            }
+        )
+        return
+    kept = (
+        f", and {result.kept_bad_lines} bad lines kept as they are (they get error lines)"
+        if result.kept_bad_lines
+        else ""
+    )
+    flag = " (--max-labels)" if prepared.limit_source == "--max-labels" else ""
+    say(f"dry run: {result.valid_lines} valid lines would be uploaded as {prepared.shape}{kept}")
+    say(
+        f"checked against: at most {prepared.max_labels} labels{flag} and {limits.payload.mb} MB "
+        f"(MaxPayloadInMB) per line, from {limits.origin}"
+    )
+
+
 def _wait_and_download(
     *,
     sagemaker: Any,
@@ -333,8 +244,8 @@ def _wait_and_download(
     interval: float,
     download: Path | None,
 ) -> int:
-    from zstc.batch.results import download_results
-    from zstc.batch.status import describe_job, format_status, wait_for_job
+    from zstc.batch.status import format_status
+    from zstc.batch.submission import wait_and_download
 
     options = settings()
     spinner = (
@@ -343,20 +254,17 @@ def _wait_and_download(
         else contextlib.nullcontext()
     )
     with spinner:
-        wait_for_job(
+        status, summary = wait_and_download(
             sagemaker=sagemaker,
+            s3=s3,
+            bucket=bucket,
             job_name=job_name,
-            interval_s=interval,
-            timeout_s=DEFAULT_WAIT_TIMEOUT_S,
+            interval=interval,
+            download=download,
             on_state=lambda state: info(f"{dt.datetime.now(dt.UTC):%H:%M:%S}  {job_name}  {state}"),
         )
-    status = describe_job(sagemaker=sagemaker, job_name=job_name)
     document: dict[str, Any] = status.as_dict(now=dt.datetime.now(dt.UTC))
-    summary = None
-    if status.state == "Completed" and download is not None:
-        summary = download_results(
-            s3=s3, bucket=bucket, job_name=job_name, output_path=download, job_state=status.state
-        )
+    if summary is not None:
         document["results"] = summary.as_dict()
     if options.json_output:
         _echo_json(document)
@@ -455,9 +363,8 @@ def status(job: str | None, watch: bool, interval: float) -> int:
 def results(job: str, output_file: Path, fail_on_errors: bool) -> int:
     """Download output/JOB/*.out, restore input order across parts and write one file; prints
     how many lines succeeded and failed."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     from zstc.batch.results import download_results
+    from zstc.batch.submission import completed_job_state
     from zstc.stack_outputs import data_resources
 
     options = settings()
@@ -465,15 +372,7 @@ def results(job: str, output_file: Path, fail_on_errors: bool) -> int:
         cloudformation=options.client("cloudformation"),
         stack_prefix=options.resolved_stack_prefix(),
     )
-    sagemaker = options.client("sagemaker")
-    state = None
-    try:
-        state = sagemaker.describe_transform_job(TransformJobName=job)["TransformJobStatus"]
-    except (ClientError, BotoCoreError):
-        state = None  # the output may outlive the job record; the listing decides
-    if state is not None and state != "Completed":
-        # Output of a running or failed job is incomplete; a "complete" file would be a lie.
-        raise CliError(f"transform job {job!r} is {state}; results are written when it completes")
+    state = completed_job_state(sagemaker=options.client("sagemaker"), job_name=job)
     summary = download_results(
         s3=options.client("s3"),
         bucket=data.bucket_name,

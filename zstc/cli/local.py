@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from zstc.cli.context import info, output_option, progress_enabled, settings
+from zstc.cli.context import info, output_option, progress_enabled, settings, stderr_console
 from zstc.cli_errors import CliError
 
 if TYPE_CHECKING:
@@ -279,7 +279,7 @@ def _run_batch(
             payloads=payloads,
             line_count=line_count,
             url=url,
-            progress=show_progress,
+            progress=stderr_console() if show_progress else None,
         )
     from zstc.local.endpoint import LocalEndpoint, LocalEndpointError, find_free_port
     from zstc.models.model_sources import resolve_model
@@ -301,7 +301,7 @@ def _run_batch(
                 payloads=payloads,
                 line_count=line_count,
                 url=endpoint.url,
-                progress=show_progress,
+                progress=stderr_console() if show_progress else None,
             )
     except LocalEndpointError as error:
         raise CliError(str(error)) from error

@@ -24,12 +24,16 @@ import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zstc.batch.line_splitting import split_records
 from zstc.batch.results import is_error_line
 from zstc.bundled_code import request_contract
 from zstc.cli_errors import CliError
 from zstc.endpoint_client import JSON_LINES, post_local
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 DEFAULT_MAX_PAYLOAD_MB = 6.0
 BYTES_PER_MB = 1024 * 1024
@@ -215,11 +219,14 @@ def run_local_batch(
     output_path: Path,
     url: str,
     max_payload_mb: float = DEFAULT_MAX_PAYLOAD_MB,
-    progress: bool = True,
+    progress: Console | None = None,
     timeout_s: float = 600.0,
     default_labels: list[str] | None = None,
 ) -> LocalBatchSummary:
     """input_path through the endpoint at url into output_path, in one call.
+
+    progress: the console a progress bar is drawn on (the caller's: stderr for the CLI); None
+    draws none.
 
     default_labels: labels for lines that carry none, as `batch submit --labels` adds them.
     """
@@ -246,21 +253,19 @@ def run_prepared_batch(
     payloads: Sequence[Payload],
     line_count: int,
     url: str,
-    progress: bool = True,
+    progress: Console | None = None,
     timeout_s: float = 600.0,
 ) -> LocalBatchSummary:
     """Sends the payloads in order and writes OUT; output must be prepared (and is discarded
     on any failure or interruption, so no partial or older result is left)."""
     from rich.progress import Progress
 
-    from zstc.cli.context import stderr_console
-
     ok = errors = 0
     committed = False
     try:
         with (
             output.partial.open("w", encoding="utf-8") as out,
-            Progress(console=stderr_console(), disable=not progress) as bar,
+            Progress(console=progress, disable=progress is None) as bar,
         ):
             task = bar.add_task(input_path.name, total=line_count)
             for payload in payloads:
