@@ -266,7 +266,7 @@ def test_results_mode_on_a_real_local_batch_output_equals_classifying_directly(
         input_path=batch_input,
         output_path=output,
         url=local_endpoint.url,
-        progress=False,
+        progress=None,
         default_labels=list(sample.labels),
     )
     scored = evaluate_batch_output(sample, results_path=output, wording=as_written(sample.labels))
