@@ -28,7 +28,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -78,8 +78,8 @@ _QUANTIZATION_DEPRECATED = (
 logger = logging.getLogger(__name__)
 
 
-def precision_from_env(environ: dict[str, str] | None = None) -> PrecisionName:
-    environ = dict(os.environ) if environ is None else environ
+def precision_from_env(environ: Mapping[str, str] | None = None) -> PrecisionName:
+    environ = os.environ if environ is None else environ
     raw = environ.get(PRECISION_ENV, "auto").strip().lower() or "auto"
     for allowed in ALLOWED_PRECISIONS:
         if raw == allowed:

@@ -58,7 +58,7 @@ import os
 import re
 import string
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn
 
@@ -223,8 +223,8 @@ def _quote(value: Any) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _positive_int_from_env(environ: dict[str, str] | None, *, name: str, default: int) -> int:
-    environ = dict(os.environ) if environ is None else environ
+def _positive_int_from_env(environ: Mapping[str, str] | None, *, name: str, default: int) -> int:
+    environ = os.environ if environ is None else environ
     raw = environ.get(name, "").strip()
     if not raw:
         return default
@@ -239,14 +239,14 @@ def _positive_int_from_env(environ: dict[str, str] | None, *, name: str, default
     return limit
 
 
-def max_candidate_labels_from_env(environ: dict[str, str] | None = None) -> int:
+def max_candidate_labels_from_env(environ: Mapping[str, str] | None = None) -> int:
     """The label limit from ZSTC_MAX_CANDIDATE_LABELS (default 50), validated."""
     return _positive_int_from_env(
         environ, name=MAX_CANDIDATE_LABELS_ENV, default=DEFAULT_MAX_CANDIDATE_LABELS
     )
 
 
-def max_pairs_per_request_from_env(environ: dict[str, str] | None = None) -> int:
+def max_pairs_per_request_from_env(environ: Mapping[str, str] | None = None) -> int:
     """The pair cap of JSON requests from ZSTC_MAX_PAIRS_PER_REQUEST (default 200), validated."""
     return _positive_int_from_env(
         environ, name=MAX_PAIRS_PER_REQUEST_ENV, default=DEFAULT_MAX_PAIRS_PER_REQUEST

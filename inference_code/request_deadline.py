@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from request_contract import RequestError
@@ -42,8 +42,8 @@ class DeadlineExceeded(RequestError):
     """The request needs more time than the model server gives it."""
 
 
-def model_server_timeout_seconds(environ: dict[str, str] | None = None) -> float:
-    environ = dict(os.environ) if environ is None else environ
+def model_server_timeout_seconds(environ: Mapping[str, str] | None = None) -> float:
+    environ = os.environ if environ is None else environ
     seconds = environ.get(TIMEOUT_SECONDS_ENV, "").strip()
     minutes = environ.get(TIMEOUT_MINUTES_ENV, "").strip()
     try:
@@ -68,7 +68,7 @@ class Deadline:
         object.__setattr__(self, "started", self.clock())
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Deadline:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Deadline:
         return cls(timeout_seconds=model_server_timeout_seconds(environ))
 
     @property

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,9 +49,9 @@ MAX_RESPONSE_SIZE_ENV = "MMS_MAX_RESPONSE_SIZE"
 MMS_DEFAULT_MAX_RESPONSE_BYTES = 6_553_500
 
 
-def max_response_bytes_from_env(environ: dict[str, str] | None = None) -> int:
+def max_response_bytes_from_env(environ: Mapping[str, str] | None = None) -> int:
     """MMS's response limit as the model server reads it: MMS_MAX_RESPONSE_SIZE or 6,553,500."""
-    environ = dict(os.environ) if environ is None else environ
+    environ = os.environ if environ is None else environ
     raw = environ.get(MAX_RESPONSE_SIZE_ENV, "").strip()
     if not raw:
         return MMS_DEFAULT_MAX_RESPONSE_BYTES

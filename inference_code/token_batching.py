@@ -9,7 +9,7 @@ gets no attention mask, give the same logits as for the unpadded sequence only t
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 
@@ -23,9 +23,9 @@ DEFAULT_MAX_BATCH_TOKENS_GPU = 16384
 
 
 def max_batch_tokens_from_env(
-    *, device: torch.device, environ: dict[str, str] | None = None
+    *, device: torch.device, environ: Mapping[str, str] | None = None
 ) -> int:
-    environ = dict(os.environ) if environ is None else environ
+    environ = os.environ if environ is None else environ
     raw = environ.get(MAX_BATCH_TOKENS_ENV, "").strip()
     if not raw:
         return (

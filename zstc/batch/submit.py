@@ -24,6 +24,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from zstc.batch.limits import BYTES_PER_MB
 from zstc.cli_errors import CliError
 
 # Mirrors stacks/data_layout.py; the CLI does not import the CDK app's modules.
@@ -34,7 +35,6 @@ JSONL_SUFFIX = ".jsonl"
 # Zero-padded so that sorting part names restores input order.
 PART_NAME = "part-{index:05d}.jsonl"
 MAX_PARTS = 10_000
-BYTES_PER_MB = 1024 * 1024
 
 
 def trigger_job_name(*, prefix: str, bucket: str, key: str, version_id: str | None) -> str | None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from zstc.batch.limits import BYTES_PER_MB
 from zstc.batch.line_splitting import split_records
 from zstc.batch.results import is_error_line
 from zstc.bundled_code import request_contract
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 DEFAULT_MAX_PAYLOAD_MB = 6.0
-BYTES_PER_MB = 1024 * 1024
 
 
 @dataclass(frozen=True, kw_only=True)
