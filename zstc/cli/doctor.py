@@ -13,14 +13,11 @@ DEFAULT_PORTS = (8080,)
 MARKS = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
 
 
-def _configured_needs() -> list[tuple[str, str, int]]:
+def _configured_needs(context: dict[str, Any]) -> list[tuple[str, str, int]]:
     """(instance type, quota usage, instances) from cdk.json, as `make deploy` would use them."""
-    from zstc.stack_outputs import read_cdk_context
-
-    context = read_cdk_context()
     needs = []
     # A serverless endpoint runs on no instance of the account's: its quota is concurrency.
-    if context.get("endpoint_enabled", True) and _configured_mode() != "serverless":
+    if context.get("endpoint_enabled", True) and _configured_mode(context) != "serverless":
         count = max(
             int(context.get("endpoint_instance_count", 1)),
             int(context.get("autoscaling_max_capacity", 1)),
@@ -38,24 +35,21 @@ def _configured_needs() -> list[tuple[str, str, int]]:
     return needs
 
 
-def _configured_mode() -> str:
-    from zstc.stack_outputs import read_cdk_context
-
-    return str(read_cdk_context().get("endpoint_mode", "realtime"))
+def _configured_mode(context: dict[str, Any]) -> str:
+    return str(context.get("endpoint_mode", "realtime"))
 
 
-def _mode_checks(options: Any, *, stack_prefix: str) -> list[Any]:
+def _mode_checks(options: Any, *, stack_prefix: str, context: dict[str, Any]) -> list[Any]:
     """The endpoint mode row and, for serverless, the account's serverless concurrency."""
     from zstc import doctor
-    from zstc.stack_outputs import read_cdk_context
 
-    configured = _configured_mode()
+    configured = _configured_mode(context)
     deployed = doctor.deployed_endpoint_mode(
         options.client("cloudformation"), stack_prefix=stack_prefix
     )
     checks = [doctor.check_endpoint_mode(configured=configured, deployed=deployed)]
     if "serverless" in (configured, deployed):
-        max_concurrency = int(read_cdk_context().get("serverless_max_concurrency", 5))
+        max_concurrency = int(context.get("serverless_max_concurrency", 5))
         checks.append(
             doctor.check_serverless_concurrency(
                 options.client("service-quotas"), max_concurrency=max_concurrency
@@ -121,12 +115,18 @@ def command(ports: tuple[int, ...], local_only: bool) -> int:
                         cloudformation, stack_prefix=options.resolved_stack_prefix()
                     )
                     checks.extend(stacks)
+                    from zstc.stack_outputs import read_cdk_context
+
+                    # One read of cdk.json for every check that compares against it.
+                    context = read_cdk_context()
                     checks.extend(
-                        _mode_checks(options, stack_prefix=options.resolved_stack_prefix())
+                        _mode_checks(
+                            options, stack_prefix=options.resolved_stack_prefix(), context=context
+                        )
                     )
                     checks.extend(
                         doctor.check_instance_quotas(
-                            options.client("service-quotas"), needs=_configured_needs()
+                            options.client("service-quotas"), needs=_configured_needs(context)
                         )
                     )
                     checks.append(doctor.check_lambda_concurrency(options.client("lambda")))
