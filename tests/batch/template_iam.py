@@ -79,7 +79,9 @@ class TemplatePolicy:
         resources = statement["Resource"]
         resources = resources if isinstance(resources, list) else [resources]
         if statement["Effect"] != "Allow":
-            return False
+            # IAM's explicit Deny overrides every Allow; returning False here would let a denied
+            # call through, so a Deny must be modelled before a policy with one is enforced.
+            raise AssertionError(f"effect {statement['Effect']} is not modelled here")
         if not any(fnmatch.fnmatchcase(action, pattern) for pattern in actions):
             return False
         if not any(
