@@ -177,8 +177,10 @@ class DataStack(cdk.Stack):
 
         # The bucket ARN for IAM statements in other stacks, through an export with a fixed name:
         # cdk-nag's finding ids (and their acknowledgements) then do not depend on hashed ids.
+        # The endpoint stack's model and async roles import this one export too.
+        self.bucket_arn_export_name = f"{self.stack_name}-BucketArnForModels"
         self.bucket_arn_for_grants = self.export_value(
-            self.bucket.bucket_arn, name=f"{self.stack_name}-BucketArnForModels"
+            self.bucket.bucket_arn, name=self.bucket_arn_export_name
         )
 
         cdk.CfnOutput(

@@ -137,15 +137,15 @@ class EndpointStack(cdk.Stack):
             network_isolation=False if self.mode == "serverless" else None,
         )
 
-        # The data bucket travels through an export with a fixed name, so that cdk-nag's finding
-        # ids do not depend on hashed logical ids. It is exported in every mode: an export that
-        # came and went with endpoint_mode would fail the data stack's update while this stack
-        # still imports it (the data stack deploys first).
-        self.bucket_export_name = f"{data.stack_name}-EndpointDataBucketArn"
+        # The data bucket travels through the data stack's fixed-name export (the one the model's
+        # grants use), so that cdk-nag's finding ids do not depend on hashed logical ids. The
+        # data stack exports it in every mode: an export that came and went with endpoint_mode
+        # would fail the data stack's update while this stack still imports it.
+        self.bucket_export_name = data.bucket_arn_export_name
         self.data_bucket = s3.Bucket.from_bucket_attributes(
             self,
             "DataBucket",
-            bucket_arn=data.export_value(data.bucket.bucket_arn, name=self.bucket_export_name),
+            bucket_arn=data.bucket_arn_for_grants,
             encryption_key=data.key,
         )
         if self.mode == "serverless" and config.weights_source == "hub":

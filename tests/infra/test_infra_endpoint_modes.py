@@ -79,7 +79,9 @@ def _deploy_time(value: Any, *, name: str) -> Any:
     if intrinsic == "Fn::Split":
         separator, text = value["Fn::Split"]
         return str(_deploy_time(text, name=name)).split(separator)
-    if intrinsic == "Fn::ImportValue" and value["Fn::ImportValue"].endswith("DataBucketArn"):
+    if intrinsic == "Fn::ImportValue" and value["Fn::ImportValue"].endswith(
+        ("DataBucketArn", "BucketArnForModels")
+    ):
         return f"arn:aws:s3:::{_IMPORTED_BUCKET}"
     return _DEPLOY_TIME_VALUES[name]
 
